@@ -1,0 +1,172 @@
+//! ReLU and ReLU6 whose backward pass follows a [`BackwardRule`].
+use super::f32_data;
+use crate::rule::BackwardRule;
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+/// The ReLU-like units the models use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivationKind {
+    /// max(x, 0)
+    Relu,
+    /// min(max(x, 0), 6)
+    Relu6,
+}
+
+impl ActivationKind {
+    #[inline(always)]
+    fn value(self, x: f32) -> f32 {
+        match self {
+            ActivationKind::Relu => x.max(0.0),
+            ActivationKind::Relu6 => x.clamp(0.0, 6.0),
+        }
+    }
+
+    /// Whether PyTorch's gradient passes at `x`: ReLU 1[x > 0], ReLU6 1[0 < x < 6].
+    #[inline(always)]
+    fn passes(self, x: f32) -> bool {
+        match self {
+            ActivationKind::Relu => x > 0.0,
+            ActivationKind::Relu6 => x > 0.0 && x < 6.0,
+        }
+    }
+}
+
+const CHUNK: usize = 1 << 14;
+
+struct ActivationOp {
+    kind: ActivationKind,
+    rule: BackwardRule,
+}
+
+impl CustomOp1 for ActivationOp {
+    fn name(&self) -> &'static str {
+        "deepinside-activation"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = f32_data(s, l, self.name())?;
+        let mut y = vec![0f32; x.len()];
+        let kind = self.kind;
+        y.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(|(y, x)| {
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y = kind.value(x);
+                }
+            });
+        Ok((CpuStorage::F32(y), l.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let grad = grad.contiguous()?;
+        let g = arg.apply_op2_no_bwd(
+            &grad,
+            &ActivationBackward {
+                kind: self.kind,
+                rule: self.rule,
+            },
+        )?;
+        Ok(Some(g))
+    }
+}
+
+struct ActivationBackward {
+    kind: ActivationKind,
+    rule: BackwardRule,
+}
+
+impl CustomOp2 for ActivationBackward {
+    fn name(&self) -> &'static str {
+        "deepinside-activation-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = f32_data(s1, l1, self.name())?;
+        let g = f32_data(s2, l2, self.name())?;
+        if x.len() != g.len() {
+            candle_core::bail!("{}: input and gradient sizes differ", self.name());
+        }
+        let mut out = vec![0f32; x.len()];
+        let (kind, rule) = (self.kind, self.rule);
+        out.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
+            .for_each(|(o, (x, g))| {
+                for ((o, &x), &g) in o.iter_mut().zip(x).zip(g) {
+                    *o = rule.apply(g, kind.passes(x));
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// Applies a ReLU-like unit whose backward pass follows `rule`.
+pub fn activation(x: &Tensor, kind: ActivationKind, rule: BackwardRule) -> candle_core::Result<Tensor> {
+    x.contiguous()?.apply_op1(ActivationOp { kind, rule })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn grad_of(kind: ActivationKind, rule: BackwardRule, xs: &[f32], gs: &[f32]) -> Vec<f32> {
+        let x = Var::new(xs, &Device::Cpu).unwrap();
+        let y = activation(x.as_tensor(), kind, rule).unwrap();
+        let w = Tensor::new(gs, &Device::Cpu).unwrap();
+        let loss = (y * w).unwrap().sum_all().unwrap();
+        let grads = loss.backward().unwrap();
+        grads.get(x.as_tensor()).unwrap().to_vec1().unwrap()
+    }
+
+    #[test]
+    fn forward_values() {
+        let x = Tensor::new(&[-1f32, 0.0, 3.0, 6.0, 7.5], &Device::Cpu).unwrap();
+        let r = activation(&x, ActivationKind::Relu, BackwardRule::Gradient).unwrap();
+        assert_eq!(r.to_vec1::<f32>().unwrap(), vec![0.0, 0.0, 3.0, 6.0, 7.5]);
+        let r6 = activation(&x, ActivationKind::Relu6, BackwardRule::Gradient).unwrap();
+        assert_eq!(r6.to_vec1::<f32>().unwrap(), vec![0.0, 0.0, 3.0, 6.0, 6.0]);
+    }
+
+    #[test]
+    fn gradient_is_pytorch_subgradient_at_the_kinks() {
+        let xs = [-1.0, 0.0, 3.0, 6.0, 7.5];
+        let gs = [1.0, 1.0, -2.0, 1.0, 1.0];
+        // ReLU: 1[x > 0] (0 at x = 0, unlike candle's built-in).
+        assert_eq!(
+            grad_of(ActivationKind::Relu, BackwardRule::Gradient, &xs, &gs),
+            vec![0.0, 0.0, -2.0, 1.0, 1.0]
+        );
+        // ReLU6: 1[0 < x < 6] (0 at both bounds, not candle clamp's 0.5).
+        assert_eq!(
+            grad_of(ActivationKind::Relu6, BackwardRule::Gradient, &xs, &gs),
+            vec![0.0, 0.0, -2.0, 0.0, 0.0]
+        );
+    }
+
+    #[test]
+    fn deconvnet_ignores_the_input_and_guided_combines_both() {
+        let xs = [-1.0, 0.0, 3.0, 6.0, 2.0];
+        let gs = [1.0, 1.0, -2.0, 1.0, 0.5];
+        for kind in [ActivationKind::Relu, ActivationKind::Relu6] {
+            assert_eq!(
+                grad_of(kind, BackwardRule::DeconvNet, &xs, &gs),
+                vec![1.0, 1.0, 0.0, 1.0, 0.5]
+            );
+        }
+        assert_eq!(
+            grad_of(ActivationKind::Relu, BackwardRule::GuidedBackprop, &xs, &gs),
+            vec![0.0, 0.0, 0.0, 1.0, 0.5]
+        );
+        assert_eq!(
+            grad_of(ActivationKind::Relu6, BackwardRule::GuidedBackprop, &xs, &gs),
+            vec![0.0, 0.0, 0.0, 0.0, 0.5]
+        );
+    }
+}

@@ -1,0 +1,342 @@
+//! 2-D convolution (dense or depthwise) with constant weights: forward, and an input-only
+//! backward. Weight gradients are never computed: attribution and synthesis differentiate
+//! with respect to the image only.
+use super::{depthwise, f32_data, gemm_conv, nchw};
+use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
+use std::sync::Arc;
+
+/// Zero padding on each side, possibly asymmetric (TensorFlow "SAME" pads more at the end).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Padding {
+    pub left: usize,
+    pub right: usize,
+    pub top: usize,
+    pub bottom: usize,
+}
+
+impl Padding {
+    /// The same padding on all four sides.
+    pub fn symmetric(p: usize) -> Self {
+        Padding {
+            left: p,
+            right: p,
+            top: p,
+            bottom: p,
+        }
+    }
+
+    /// TensorFlow "SAME" padding for a square `size` input: out = ceil(size / stride),
+    /// total = max((out − 1)·stride + kernel − size, 0), before = total / 2, after = the rest.
+    pub fn tf_same(size: usize, kernel: usize, stride: usize) -> Self {
+        let out = size.div_ceil(stride);
+        let total = ((out - 1) * stride + kernel).saturating_sub(size);
+        let before = total / 2;
+        Padding {
+            left: before,
+            right: total - before,
+            top: before,
+            bottom: total - before,
+        }
+    }
+}
+
+/// Output positions `o` in `[lo, hi)` for which `o·stride + k − pad` falls inside `0..len`.
+#[inline]
+pub(super) fn valid_range(out_len: usize, len: usize, stride: usize, k: usize, pad: usize) -> (usize, usize) {
+    let lo = if k >= pad { 0 } else { (pad - k).div_ceil(stride) };
+    if len + pad < k + 1 {
+        return (0, 0);
+    }
+    let hi = ((len - 1 + pad - k) / stride + 1).min(out_len);
+    (lo.min(hi), hi)
+}
+
+/// The weights and geometry of one convolution layer (square kernel).
+#[derive(Clone, Debug)]
+pub struct Conv2dParams {
+    pub out_channels: usize,
+    pub in_channels: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: Padding,
+    /// One filter per channel (groups = channels), as in MobileNet/EfficientNet blocks.
+    pub depthwise: bool,
+    /// `[out, in / groups, k, k]`, row-major.
+    pub(super) weight: Vec<f32>,
+    pub(super) bias: Option<Vec<f32>>,
+}
+
+impl Conv2dParams {
+    /// Builds a convolution from a PyTorch-layout weight `[out, in/groups, k, k]`.
+    pub fn new(
+        weight: Vec<f32>,
+        shape: [usize; 4],
+        bias: Option<Vec<f32>>,
+        stride: usize,
+        padding: Padding,
+        depthwise: bool,
+    ) -> candle_core::Result<Self> {
+        let [out_c, in_per_group, kh, kw] = shape;
+        if kh != kw {
+            bail!("only square kernels are supported, got {kh}x{kw}");
+        }
+        if depthwise && in_per_group != 1 {
+            bail!("a depthwise convolution has one input channel per filter, got {in_per_group}");
+        }
+        if weight.len() != out_c * in_per_group * kh * kw {
+            bail!("weight has {} values, shape {shape:?} needs {}", weight.len(), out_c * in_per_group * kh * kw);
+        }
+        if let Some(b) = &bias {
+            if b.len() != out_c {
+                bail!("bias has {} values for {out_c} output channels", b.len());
+            }
+        }
+        if stride == 0 {
+            bail!("stride must be at least 1");
+        }
+        Ok(Conv2dParams {
+            out_channels: out_c,
+            in_channels: if depthwise { out_c } else { in_per_group },
+            kernel: kh,
+            stride,
+            padding,
+            depthwise,
+            weight,
+            bias,
+        })
+    }
+
+    /// Folds an eval-mode batch norm that follows this convolution into its weights and bias:
+    /// `y = γ (conv(x) − μ) / √(σ² + ε) + β`.
+    pub fn fold_batch_norm(&mut self, gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f64) {
+        let per_out = self.weight.len() / self.out_channels;
+        let mut bias = self.bias.take().unwrap_or_else(|| vec![0.0; self.out_channels]);
+        for o in 0..self.out_channels {
+            let scale = gamma[o] as f64 / (var[o] as f64 + eps).sqrt();
+            for w in &mut self.weight[o * per_out..(o + 1) * per_out] {
+                *w = (*w as f64 * scale) as f32;
+            }
+            bias[o] = ((bias[o] as f64 - mean[o] as f64) * scale + beta[o] as f64) as f32;
+        }
+        self.bias = Some(bias);
+    }
+
+    /// Output height and width for an `h × w` input.
+    pub fn output_size(&self, h: usize, w: usize) -> candle_core::Result<(usize, usize)> {
+        let hp = h + self.padding.top + self.padding.bottom;
+        let wp = w + self.padding.left + self.padding.right;
+        if hp < self.kernel || wp < self.kernel {
+            bail!("a {0}x{0} convolution does not fit a {h}x{w} input", self.kernel);
+        }
+        Ok(((hp - self.kernel) / self.stride + 1, (wp - self.kernel) / self.stride + 1))
+    }
+
+    /// Number of multiply-adds of the forward pass for an `h × w` input (one image).
+    pub fn macs(&self, h: usize, w: usize) -> usize {
+        let (ho, wo) = self.output_size(h, w).unwrap_or((0, 0));
+        let per_out = if self.depthwise { 1 } else { self.in_channels };
+        self.out_channels * ho * wo * per_out * self.kernel * self.kernel
+    }
+}
+
+/// Applies `params` to an NCHW tensor; its backward pass gives the input gradient only.
+pub fn conv2d(x: &Tensor, params: &Arc<Conv2dParams>) -> candle_core::Result<Tensor> {
+    x.contiguous()?.apply_op1(Conv2dOp(params.clone()))
+}
+
+struct Conv2dOp(Arc<Conv2dParams>);
+
+impl CustomOp1 for Conv2dOp {
+    fn name(&self) -> &'static str {
+        "deepinside-conv2d"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let p = &*self.0;
+        let x = f32_data(s, l, self.name())?;
+        let (n, c, h, w) = nchw(l, self.name())?;
+        if c != p.in_channels {
+            bail!("convolution expects {} input channels, got {c}", p.in_channels);
+        }
+        let (ho, wo) = p.output_size(h, w)?;
+        let y = if p.depthwise {
+            depthwise::forward(p, x, n, h, w, ho, wo)
+        } else {
+            gemm_conv::forward(p, x, n, h, w, ho, wo)
+        };
+        Ok((CpuStorage::F32(y), Shape::from((n, p.out_channels, ho, wo))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let (_, _, h, w) = arg.dims4()?;
+        let g = grad.contiguous()?.apply_op1_no_bwd(&Conv2dInputGrad {
+            params: self.0.clone(),
+            h,
+            w,
+        })?;
+        Ok(Some(g))
+    }
+}
+
+/// The adjoint of [`Conv2dOp`] with respect to its input.
+struct Conv2dInputGrad {
+    params: Arc<Conv2dParams>,
+    h: usize,
+    w: usize,
+}
+
+impl CustomOp1 for Conv2dInputGrad {
+    fn name(&self) -> &'static str {
+        "deepinside-conv2d-input-grad"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let p = &*self.params;
+        let g = f32_data(s, l, self.name())?;
+        let (n, _, ho, wo) = nchw(l, self.name())?;
+        let dx = if p.depthwise {
+            depthwise::input_grad(p, g, n, self.h, self.w, ho, wo)
+        } else {
+            gemm_conv::input_grad(p, g, n, self.h, self.w, ho, wo)
+        };
+        Ok((CpuStorage::F32(dx), Shape::from((n, p.in_channels, self.h, self.w))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    /// Direct-loop reference convolution in f64.
+    fn naive(p: &Conv2dParams, x: &[f32], n: usize, h: usize, w: usize) -> Vec<f64> {
+        let (ho, wo) = p.output_size(h, w).unwrap();
+        let k = p.kernel;
+        let cin_g = if p.depthwise { 1 } else { p.in_channels };
+        let mut y = vec![0f64; n * p.out_channels * ho * wo];
+        for b in 0..n {
+            for o in 0..p.out_channels {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let mut acc = p.bias.as_ref().map_or(0.0, |bb| bb[o] as f64);
+                        for ci in 0..cin_g {
+                            let c = if p.depthwise { o } else { ci };
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let iy = (oy * p.stride + ky) as isize - p.padding.top as isize;
+                                    let ix = (ox * p.stride + kx) as isize - p.padding.left as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue;
+                                    }
+                                    let xv = x[((b * p.in_channels + c) * h + iy as usize) * w + ix as usize];
+                                    let wv = p.weight[((o * cin_g + ci) * k + ky) * k + kx];
+                                    acc += xv as f64 * wv as f64;
+                                }
+                            }
+                        }
+                        y[((b * p.out_channels + o) * ho + oy) * wo + ox] = acc;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn pseudo(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 2001) as f32 / 1000.0 - 1.0)
+            .collect()
+    }
+
+    fn cases() -> Vec<(Conv2dParams, usize, usize, usize)> {
+        let mk = |o: usize, i: usize, k: usize, s: usize, pad: Padding, dw: bool, seed: u32| {
+            let ipg = if dw { 1 } else { i };
+            Conv2dParams::new(pseudo(o * ipg * k * k, seed), [o, ipg, k, k], Some(pseudo(o, seed + 7)), s, pad, dw)
+                .unwrap()
+        };
+        vec![
+            (mk(5, 3, 3, 1, Padding::symmetric(1), false, 1), 2, 7, 6),
+            (mk(4, 3, 3, 2, Padding::tf_same(8, 3, 2), false, 2), 2, 8, 8),
+            (mk(4, 6, 1, 1, Padding::default(), false, 3), 3, 5, 4),
+            (mk(3, 2, 5, 2, Padding::tf_same(9, 5, 2), false, 4), 1, 9, 7),
+            (mk(6, 6, 3, 1, Padding::symmetric(1), true, 5), 2, 6, 5),
+            (mk(6, 6, 5, 2, Padding { left: 1, right: 2, top: 1, bottom: 2 }, true, 6), 3, 8, 6),
+            (mk(4, 4, 3, 2, Padding { left: 0, right: 1, top: 0, bottom: 1 }, true, 7), 1, 6, 9),
+        ]
+    }
+
+    #[test]
+    fn forward_matches_direct_loops() {
+        for (p, n, h, w) in cases() {
+            let x = pseudo(n * p.in_channels * h * w, 11);
+            let xt = Tensor::from_slice(&x, (n, p.in_channels, h, w), &Device::Cpu).unwrap();
+            let y = conv2d(&xt, &Arc::new(p.clone())).unwrap();
+            let got: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
+            let want = naive(&p, &x, n, h, w);
+            for (a, b) in got.iter().zip(&want) {
+                assert!((*a as f64 - b).abs() < 1e-4, "{p:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn input_gradient_is_the_adjoint() {
+        // <g, conv(x) - bias> = <conv^T(g), x> for every x and g, checked against the
+        // direct loops (so the test does not trust the op it checks).
+        for (p, n, h, w) in cases() {
+            let x = pseudo(n * p.in_channels * h * w, 13);
+            let xv = Var::from_tensor(&Tensor::from_slice(&x, (n, p.in_channels, h, w), &Device::Cpu).unwrap()).unwrap();
+            let y = conv2d(xv.as_tensor(), &Arc::new(p.clone())).unwrap();
+            let g = pseudo(y.elem_count(), 17);
+            let gt = Tensor::from_slice(&g, y.shape(), &Device::Cpu).unwrap();
+            let grads = (&y * &gt).unwrap().sum_all().unwrap().backward().unwrap();
+            let dx: Vec<f32> = grads.get(xv.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            // Each unit vector e_i: d/dx_i <g, naive(x)> = <g, naive(e_i) - bias>.
+            let mut zero_bias = p.clone();
+            zero_bias.bias = None;
+            for i in (0..x.len()).step_by(3) {
+                let mut e = vec![0f32; x.len()];
+                e[i] = 1.0;
+                let col = naive(&zero_bias, &e, n, h, w);
+                let want: f64 = col.iter().zip(&g).map(|(a, b)| a * *b as f64).sum();
+                assert!((dx[i] as f64 - want).abs() < 1e-4, "{p:?} element {i}: {} vs {want}", dx[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn batch_norm_folding_keeps_the_math() {
+        let (p, n, h, w) = cases().remove(1);
+        let x = pseudo(n * p.in_channels * h * w, 19);
+        let gamma = pseudo(p.out_channels, 3);
+        let beta = pseudo(p.out_channels, 4);
+        let mean = pseudo(p.out_channels, 5);
+        let var: Vec<f32> = pseudo(p.out_channels, 6).iter().map(|v| v.abs() + 0.1).collect();
+        let mut folded = p.clone();
+        folded.fold_batch_norm(&gamma, &beta, &mean, &var, 1e-3);
+        let plain = naive(&p, &x, n, h, w);
+        let fused = naive(&folded, &x, n, h, w);
+        let (ho, wo) = p.output_size(h, w).unwrap();
+        for (i, (a, b)) in plain.iter().zip(&fused).enumerate() {
+            let o = (i / (ho * wo)) % p.out_channels;
+            let bn = gamma[o] as f64 * (a - mean[o] as f64) / (var[o] as f64 + 1e-3).sqrt() + beta[o] as f64;
+            assert!((bn - b).abs() < 1e-5, "{bn} vs {b}");
+        }
+    }
+
+    #[test]
+    fn tf_same_padding_matches_the_reference_table() {
+        assert_eq!(Padding::tf_same(112, 3, 2), Padding { left: 0, right: 1, top: 0, bottom: 1 });
+        assert_eq!(Padding::tf_same(56, 5, 2), Padding { left: 1, right: 2, top: 1, bottom: 2 });
+        assert_eq!(Padding::tf_same(14, 5, 1), Padding::symmetric(2));
+        assert_eq!(Padding::tf_same(7, 1, 1), Padding::default());
+    }
+
+    #[test]
+    fn valid_range_bounds() {
+        // out 4, len 8, stride 2, k 0, pad 1: o·2 − 1 in 0..8 → o in 1..4
+        assert_eq!(valid_range(4, 8, 2, 0, 1), (1, 4));
+        assert_eq!(valid_range(4, 8, 2, 2, 1), (0, 4));
+        assert_eq!(valid_range(3, 1, 1, 0, 2), (2, 3));
+    }
+}

@@ -1,0 +1,196 @@
+//! Max-pooling whose gradient goes, whole, to the arg-max of each window: the DeconvNet's
+//! "switches". Works for overlapping windows (kernel > stride) and implicit -inf padding,
+//! and breaks ties on the first maximum in scan order, as PyTorch does.
+use super::{f32_data, nchw};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+/// A 2-D max-pooling window: square kernel, stride and symmetric zero-cost (-inf) padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaxPool2d {
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl MaxPool2d {
+    /// Output height and width for an input of `h × w` (floor mode, as PyTorch's default).
+    pub fn output_size(&self, h: usize, w: usize) -> candle_core::Result<(usize, usize)> {
+        let (hp, wp) = (h + 2 * self.padding, w + 2 * self.padding);
+        if hp < self.kernel || wp < self.kernel || self.stride == 0 {
+            candle_core::bail!(
+                "max-pool {}x{}/{} does not fit a {h}x{w} input",
+                self.kernel,
+                self.kernel,
+                self.stride
+            );
+        }
+        Ok((
+            (hp - self.kernel) / self.stride + 1,
+            (wp - self.kernel) / self.stride + 1,
+        ))
+    }
+
+    /// Flat index into the `h × w` plane of the maximum of window (oy, ox).
+    #[inline]
+    fn argmax(&self, plane: &[f32], h: usize, w: usize, oy: usize, ox: usize) -> usize {
+        let y0 = (oy * self.stride) as isize - self.padding as isize;
+        let x0 = (ox * self.stride) as isize - self.padding as isize;
+        let mut best = usize::MAX;
+        let mut best_v = f32::NEG_INFINITY;
+        for ky in 0..self.kernel as isize {
+            let y = y0 + ky;
+            if y < 0 || y >= h as isize {
+                continue;
+            }
+            for kx in 0..self.kernel as isize {
+                let x = x0 + kx;
+                if x < 0 || x >= w as isize {
+                    continue;
+                }
+                let i = y as usize * w + x as usize;
+                let v = plane[i];
+                if best == usize::MAX || v > best_v || v.is_nan() {
+                    best = i;
+                    best_v = v;
+                }
+            }
+        }
+        best
+    }
+}
+
+impl CustomOp1 for MaxPool2d {
+    fn name(&self) -> &'static str {
+        "deepinside-max-pool2d"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = f32_data(s, l, self.name())?;
+        let (n, c, h, w) = nchw(l, self.name())?;
+        let (ho, wo) = self.output_size(h, w)?;
+        let mut y = vec![0f32; n * c * ho * wo];
+        y.par_chunks_mut(ho * wo)
+            .zip(x.par_chunks(h * w))
+            .for_each(|(out, plane)| {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        out[oy * wo + ox] = plane[self.argmax(plane, h, w, oy, ox)];
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(y), Shape::from((n, c, ho, wo))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let grad = grad.contiguous()?;
+        Ok(Some(arg.apply_op2_no_bwd(&grad, &MaxPoolBackward(*self))?))
+    }
+}
+
+struct MaxPoolBackward(MaxPool2d);
+
+impl CustomOp2 for MaxPoolBackward {
+    fn name(&self) -> &'static str {
+        "deepinside-max-pool2d-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = f32_data(s1, l1, self.name())?;
+        let g = f32_data(s2, l2, self.name())?;
+        let (_, _, h, w) = nchw(l1, self.name())?;
+        let (_, _, ho, wo) = nchw(l2, self.name())?;
+        let mut dx = vec![0f32; x.len()];
+        dx.par_chunks_mut(h * w)
+            .zip(x.par_chunks(h * w).zip(g.par_chunks(ho * wo)))
+            .for_each(|(dplane, (plane, gplane))| {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let i = self.0.argmax(plane, h, w, oy, ox);
+                        dplane[i] += gplane[oy * wo + ox];
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(dx), l1.shape().clone()))
+    }
+}
+
+/// Max-pools an NCHW tensor; the gradient goes to each window's arg-max.
+pub fn max_pool2d(x: &Tensor, pool: MaxPool2d) -> candle_core::Result<Tensor> {
+    x.contiguous()?.apply_op1(pool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn run(xs: &[f32], h: usize, w: usize, pool: MaxPool2d, gs: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let x = Var::from_tensor(&Tensor::from_slice(xs, (1, 1, h, w), &Device::Cpu).unwrap()).unwrap();
+        let y = max_pool2d(x.as_tensor(), pool).unwrap();
+        let gt = Tensor::from_slice(gs, y.shape(), &Device::Cpu).unwrap();
+        let grads = (&y * gt).unwrap().sum_all().unwrap().backward().unwrap();
+        (
+            y.flatten_all().unwrap().to_vec1().unwrap(),
+            grads.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap(),
+        )
+    }
+
+    #[test]
+    fn non_overlapping_gradient_is_one_at_the_argmax() {
+        // candle's built-in gives 0.25 here.
+        let xs = [1.0, 4.0, 2.0, 3.0];
+        let (y, g) = run(&xs, 2, 2, MaxPool2d { kernel: 2, stride: 2, padding: 0 }, &[1.0]);
+        assert_eq!(y, vec![4.0]);
+        assert_eq!(g, vec![0.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn overlapping_windows_accumulate_at_shared_maxima() {
+        // 3x3/2 on a 5x5 plane: the centre maximum is in all four windows.
+        let mut xs = vec![0.0f32; 25];
+        xs[12] = 9.0;
+        xs[0] = 5.0;
+        let pool = MaxPool2d { kernel: 3, stride: 2, padding: 0 };
+        let (y, g) = run(&xs, 5, 5, pool, &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(y, vec![9.0; 4]);
+        let mut expected = vec![0.0f32; 25];
+        expected[12] = 10.0;
+        assert_eq!(g, expected);
+    }
+
+    #[test]
+    fn ties_go_to_the_first_maximum_and_padding_is_never_chosen() {
+        let xs = [-3.0, -3.0, -3.0, -3.0];
+        let pool = MaxPool2d { kernel: 3, stride: 2, padding: 1 };
+        let (y, g) = run(&xs, 2, 2, pool, &[1.0]);
+        assert_eq!(y, vec![-3.0]);
+        assert_eq!(g, vec![1.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn finite_differences_agree_away_from_ties() {
+        let xs: Vec<f32> = (0..36).map(|i| ((i * 37 % 23) as f32) * 0.13 - 1.0).collect();
+        let pool = MaxPool2d { kernel: 3, stride: 2, padding: 1 };
+        let gs: Vec<f32> = (0..9).map(|i| 0.5 + i as f32).collect();
+        let (_, g) = run(&xs, 6, 6, pool, &gs);
+        let f = |xs: &[f32]| -> f32 {
+            let (y, _) = run(xs, 6, 6, pool, &gs);
+            y.iter().zip(&gs).map(|(a, b)| a * b).sum()
+        };
+        for i in 0..36 {
+            let mut p = xs.clone();
+            p[i] += 1e-3;
+            let mut m = xs.clone();
+            m[i] -= 1e-3;
+            let fd = (f(&p) - f(&m)) / 2e-3;
+            assert!((fd - g[i]).abs() < 1e-2, "element {i}: fd {fd} vs {}", g[i]);
+        }
+    }
+}
