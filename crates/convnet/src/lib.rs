@@ -8,9 +8,32 @@
 //! goes through one switchable [`BackwardRule`] (gradient, DeconvNet, guided backprop),
 //! max-pooling routes gradients through its switches, and convolutions compute input
 //! gradients only — all matched to PyTorch to float32 precision.
+//!
+//! ```no_run
+//! use convnet::{load_model, BackwardRule, ForwardOptions, ModelKind};
+//! use candle_core::Device;
+//! let model = load_model(ModelKind::EfficientNetLite0, None, &Device::Cpu)?;
+//! let x = candle_core::Var::from_tensor(
+//!     &model.preprocessing().load("cat.jpg".as_ref(), &Device::Cpu)?)?;
+//! let out = model.forward_with(x.as_tensor(), &ForwardOptions::with_rule(BackwardRule::Gradient))?;
+//! let score = out.logits.narrow(1, 281, 1)?.sum_all()?;
+//! let grad = score.backward()?.get(x.as_tensor()).unwrap().clone();
+//! # Ok::<(), convnet::ConvnetError>(())
+//! ```
+pub mod classes;
 pub mod error;
+pub mod layers;
+pub mod models;
 pub mod ops;
+pub mod preprocess;
 pub mod rule;
+pub mod weights;
 
+pub use classes::{ClassInfo, ClassNames};
 pub use error::{ConvnetError, Result};
+pub use models::{
+    load_model, parse_device, EfficientNetLite0, ForwardOptions, ForwardOutput, ImageModel,
+    LayerInfo, ModelKind, PaperNet, Vgg16,
+};
+pub use preprocess::Preprocessing;
 pub use rule::BackwardRule;

@@ -6,7 +6,9 @@ use std::str::FromStr;
 /// How the backward pass crosses a ReLU-like unit. Every other layer (convolution,
 /// batch norm, pooling with switches, linear, skip connections) always uses its ordinary
 /// gradient, whatever the rule.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BackwardRule {
     /// The exact subgradient PyTorch uses: ReLU `1[x > 0]`, ReLU6 `1[0 < x < 6]`.
@@ -103,6 +105,9 @@ mod tests {
         for r in BackwardRule::ALL {
             assert_eq!(r.as_str().parse::<BackwardRule>().unwrap(), r);
         }
-        assert!("relu".parse::<BackwardRule>().unwrap_err().contains("gradient"));
+        assert!("relu"
+            .parse::<BackwardRule>()
+            .unwrap_err()
+            .contains("gradient"));
     }
 }

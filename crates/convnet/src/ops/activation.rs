@@ -58,7 +58,12 @@ impl CustomOp1 for ActivationOp {
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
         let grad = grad.contiguous()?;
         let g = arg.apply_op2_no_bwd(
             &grad,
@@ -107,7 +112,11 @@ impl CustomOp2 for ActivationBackward {
 }
 
 /// Applies a ReLU-like unit whose backward pass follows `rule`.
-pub fn activation(x: &Tensor, kind: ActivationKind, rule: BackwardRule) -> candle_core::Result<Tensor> {
+pub fn activation(
+    x: &Tensor,
+    kind: ActivationKind,
+    rule: BackwardRule,
+) -> candle_core::Result<Tensor> {
     x.contiguous()?.apply_op1(ActivationOp { kind, rule })
 }
 
@@ -165,7 +174,12 @@ mod tests {
             vec![0.0, 0.0, 0.0, 1.0, 0.5]
         );
         assert_eq!(
-            grad_of(ActivationKind::Relu6, BackwardRule::GuidedBackprop, &xs, &gs),
+            grad_of(
+                ActivationKind::Relu6,
+                BackwardRule::GuidedBackprop,
+                &xs,
+                &gs
+            ),
             vec![0.0, 0.0, 0.0, 0.0, 0.5]
         );
     }

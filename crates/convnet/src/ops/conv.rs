@@ -42,8 +42,18 @@ impl Padding {
 
 /// Output positions `o` in `[lo, hi)` for which `o·stride + k − pad` falls inside `0..len`.
 #[inline]
-pub(super) fn valid_range(out_len: usize, len: usize, stride: usize, k: usize, pad: usize) -> (usize, usize) {
-    let lo = if k >= pad { 0 } else { (pad - k).div_ceil(stride) };
+pub(super) fn valid_range(
+    out_len: usize,
+    len: usize,
+    stride: usize,
+    k: usize,
+    pad: usize,
+) -> (usize, usize) {
+    let lo = if k >= pad {
+        0
+    } else {
+        (pad - k).div_ceil(stride)
+    };
     if len + pad < k + 1 {
         return (0, 0);
     }
@@ -84,7 +94,11 @@ impl Conv2dParams {
             bail!("a depthwise convolution has one input channel per filter, got {in_per_group}");
         }
         if weight.len() != out_c * in_per_group * kh * kw {
-            bail!("weight has {} values, shape {shape:?} needs {}", weight.len(), out_c * in_per_group * kh * kw);
+            bail!(
+                "weight has {} values, shape {shape:?} needs {}",
+                weight.len(),
+                out_c * in_per_group * kh * kw
+            );
         }
         if let Some(b) = &bias {
             if b.len() != out_c {
@@ -108,9 +122,19 @@ impl Conv2dParams {
 
     /// Folds an eval-mode batch norm that follows this convolution into its weights and bias:
     /// `y = γ (conv(x) − μ) / √(σ² + ε) + β`.
-    pub fn fold_batch_norm(&mut self, gamma: &[f32], beta: &[f32], mean: &[f32], var: &[f32], eps: f64) {
+    pub fn fold_batch_norm(
+        &mut self,
+        gamma: &[f32],
+        beta: &[f32],
+        mean: &[f32],
+        var: &[f32],
+        eps: f64,
+    ) {
         let per_out = self.weight.len() / self.out_channels;
-        let mut bias = self.bias.take().unwrap_or_else(|| vec![0.0; self.out_channels]);
+        let mut bias = self
+            .bias
+            .take()
+            .unwrap_or_else(|| vec![0.0; self.out_channels]);
         for o in 0..self.out_channels {
             let scale = gamma[o] as f64 / (var[o] as f64 + eps).sqrt();
             for w in &mut self.weight[o * per_out..(o + 1) * per_out] {
@@ -126,9 +150,15 @@ impl Conv2dParams {
         let hp = h + self.padding.top + self.padding.bottom;
         let wp = w + self.padding.left + self.padding.right;
         if hp < self.kernel || wp < self.kernel {
-            bail!("a {0}x{0} convolution does not fit a {h}x{w} input", self.kernel);
+            bail!(
+                "a {0}x{0} convolution does not fit a {h}x{w} input",
+                self.kernel
+            );
         }
-        Ok(((hp - self.kernel) / self.stride + 1, (wp - self.kernel) / self.stride + 1))
+        Ok((
+            (hp - self.kernel) / self.stride + 1,
+            (wp - self.kernel) / self.stride + 1,
+        ))
     }
 
     /// Number of multiply-adds of the forward pass for an `h × w` input (one image).
@@ -156,7 +186,10 @@ impl CustomOp1 for Conv2dOp {
         let x = f32_data(s, l, self.name())?;
         let (n, c, h, w) = nchw(l, self.name())?;
         if c != p.in_channels {
-            bail!("convolution expects {} input channels, got {c}", p.in_channels);
+            bail!(
+                "convolution expects {} input channels, got {c}",
+                p.in_channels
+            );
         }
         let (ho, wo) = p.output_size(h, w)?;
         let y = if p.depthwise {
@@ -167,7 +200,12 @@ impl CustomOp1 for Conv2dOp {
         Ok((CpuStorage::F32(y), Shape::from((n, p.out_channels, ho, wo))))
     }
 
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
         let (_, _, h, w) = arg.dims4()?;
         let g = grad.contiguous()?.apply_op1_no_bwd(&Conv2dInputGrad {
             params: self.0.clone(),
@@ -199,7 +237,10 @@ impl CustomOp1 for Conv2dInputGrad {
         } else {
             gemm_conv::input_grad(p, g, n, self.h, self.w, ho, wo)
         };
-        Ok((CpuStorage::F32(dx), Shape::from((n, p.in_channels, self.h, self.w))))
+        Ok((
+            CpuStorage::F32(dx),
+            Shape::from((n, p.in_channels, self.h, self.w)),
+        ))
     }
 }
 
@@ -224,11 +265,13 @@ mod tests {
                             for ky in 0..k {
                                 for kx in 0..k {
                                     let iy = (oy * p.stride + ky) as isize - p.padding.top as isize;
-                                    let ix = (ox * p.stride + kx) as isize - p.padding.left as isize;
+                                    let ix =
+                                        (ox * p.stride + kx) as isize - p.padding.left as isize;
                                     if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
                                         continue;
                                     }
-                                    let xv = x[((b * p.in_channels + c) * h + iy as usize) * w + ix as usize];
+                                    let xv = x[((b * p.in_channels + c) * h + iy as usize) * w
+                                        + ix as usize];
                                     let wv = p.weight[((o * cin_g + ci) * k + ky) * k + kx];
                                     acc += xv as f64 * wv as f64;
                                 }
@@ -244,15 +287,26 @@ mod tests {
 
     fn pseudo(len: usize, seed: u32) -> Vec<f32> {
         (0..len)
-            .map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 2001) as f32 / 1000.0 - 1.0)
+            .map(|i| {
+                (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 2001) as f32
+                    / 1000.0
+                    - 1.0
+            })
             .collect()
     }
 
     fn cases() -> Vec<(Conv2dParams, usize, usize, usize)> {
         let mk = |o: usize, i: usize, k: usize, s: usize, pad: Padding, dw: bool, seed: u32| {
             let ipg = if dw { 1 } else { i };
-            Conv2dParams::new(pseudo(o * ipg * k * k, seed), [o, ipg, k, k], Some(pseudo(o, seed + 7)), s, pad, dw)
-                .unwrap()
+            Conv2dParams::new(
+                pseudo(o * ipg * k * k, seed),
+                [o, ipg, k, k],
+                Some(pseudo(o, seed + 7)),
+                s,
+                pad,
+                dw,
+            )
+            .unwrap()
         };
         vec![
             (mk(5, 3, 3, 1, Padding::symmetric(1), false, 1), 2, 7, 6),
@@ -260,8 +314,44 @@ mod tests {
             (mk(4, 6, 1, 1, Padding::default(), false, 3), 3, 5, 4),
             (mk(3, 2, 5, 2, Padding::tf_same(9, 5, 2), false, 4), 1, 9, 7),
             (mk(6, 6, 3, 1, Padding::symmetric(1), true, 5), 2, 6, 5),
-            (mk(6, 6, 5, 2, Padding { left: 1, right: 2, top: 1, bottom: 2 }, true, 6), 3, 8, 6),
-            (mk(4, 4, 3, 2, Padding { left: 0, right: 1, top: 0, bottom: 1 }, true, 7), 1, 6, 9),
+            (
+                mk(
+                    6,
+                    6,
+                    5,
+                    2,
+                    Padding {
+                        left: 1,
+                        right: 2,
+                        top: 1,
+                        bottom: 2,
+                    },
+                    true,
+                    6,
+                ),
+                3,
+                8,
+                6,
+            ),
+            (
+                mk(
+                    4,
+                    4,
+                    3,
+                    2,
+                    Padding {
+                        left: 0,
+                        right: 1,
+                        top: 0,
+                        bottom: 1,
+                    },
+                    true,
+                    7,
+                ),
+                1,
+                6,
+                9,
+            ),
         ]
     }
 
@@ -285,12 +375,21 @@ mod tests {
         // direct loops (so the test does not trust the op it checks).
         for (p, n, h, w) in cases() {
             let x = pseudo(n * p.in_channels * h * w, 13);
-            let xv = Var::from_tensor(&Tensor::from_slice(&x, (n, p.in_channels, h, w), &Device::Cpu).unwrap()).unwrap();
+            let xv = Var::from_tensor(
+                &Tensor::from_slice(&x, (n, p.in_channels, h, w), &Device::Cpu).unwrap(),
+            )
+            .unwrap();
             let y = conv2d(xv.as_tensor(), &Arc::new(p.clone())).unwrap();
             let g = pseudo(y.elem_count(), 17);
             let gt = Tensor::from_slice(&g, y.shape(), &Device::Cpu).unwrap();
             let grads = (&y * &gt).unwrap().sum_all().unwrap().backward().unwrap();
-            let dx: Vec<f32> = grads.get(xv.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            let dx: Vec<f32> = grads
+                .get(xv.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
             // Each unit vector e_i: d/dx_i <g, naive(x)> = <g, naive(e_i) - bias>.
             let mut zero_bias = p.clone();
             zero_bias.bias = None;
@@ -299,7 +398,11 @@ mod tests {
                 e[i] = 1.0;
                 let col = naive(&zero_bias, &e, n, h, w);
                 let want: f64 = col.iter().zip(&g).map(|(a, b)| a * *b as f64).sum();
-                assert!((dx[i] as f64 - want).abs() < 1e-4, "{p:?} element {i}: {} vs {want}", dx[i]);
+                assert!(
+                    (dx[i] as f64 - want).abs() < 1e-4,
+                    "{p:?} element {i}: {} vs {want}",
+                    dx[i]
+                );
             }
         }
     }
@@ -311,7 +414,10 @@ mod tests {
         let gamma = pseudo(p.out_channels, 3);
         let beta = pseudo(p.out_channels, 4);
         let mean = pseudo(p.out_channels, 5);
-        let var: Vec<f32> = pseudo(p.out_channels, 6).iter().map(|v| v.abs() + 0.1).collect();
+        let var: Vec<f32> = pseudo(p.out_channels, 6)
+            .iter()
+            .map(|v| v.abs() + 0.1)
+            .collect();
         let mut folded = p.clone();
         folded.fold_batch_norm(&gamma, &beta, &mean, &var, 1e-3);
         let plain = naive(&p, &x, n, h, w);
@@ -319,15 +425,32 @@ mod tests {
         let (ho, wo) = p.output_size(h, w).unwrap();
         for (i, (a, b)) in plain.iter().zip(&fused).enumerate() {
             let o = (i / (ho * wo)) % p.out_channels;
-            let bn = gamma[o] as f64 * (a - mean[o] as f64) / (var[o] as f64 + 1e-3).sqrt() + beta[o] as f64;
+            let bn = gamma[o] as f64 * (a - mean[o] as f64) / (var[o] as f64 + 1e-3).sqrt()
+                + beta[o] as f64;
             assert!((bn - b).abs() < 1e-5, "{bn} vs {b}");
         }
     }
 
     #[test]
     fn tf_same_padding_matches_the_reference_table() {
-        assert_eq!(Padding::tf_same(112, 3, 2), Padding { left: 0, right: 1, top: 0, bottom: 1 });
-        assert_eq!(Padding::tf_same(56, 5, 2), Padding { left: 1, right: 2, top: 1, bottom: 2 });
+        assert_eq!(
+            Padding::tf_same(112, 3, 2),
+            Padding {
+                left: 0,
+                right: 1,
+                top: 0,
+                bottom: 1
+            }
+        );
+        assert_eq!(
+            Padding::tf_same(56, 5, 2),
+            Padding {
+                left: 1,
+                right: 2,
+                top: 1,
+                bottom: 2
+            }
+        );
         assert_eq!(Padding::tf_same(14, 5, 1), Padding::symmetric(2));
         assert_eq!(Padding::tf_same(7, 1, 1), Padding::default());
     }

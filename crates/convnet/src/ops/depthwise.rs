@@ -4,7 +4,15 @@
 use super::conv::{valid_range, Conv2dParams};
 use rayon::prelude::*;
 
-pub(super) fn forward(p: &Conv2dParams, x: &[f32], _n: usize, h: usize, w: usize, ho: usize, wo: usize) -> Vec<f32> {
+pub(super) fn forward(
+    p: &Conv2dParams,
+    x: &[f32],
+    _n: usize,
+    h: usize,
+    w: usize,
+    ho: usize,
+    wo: usize,
+) -> Vec<f32> {
     let c = p.out_channels;
     let (k, s) = (p.kernel, p.stride);
     let (pt, pl) = (p.padding.top, p.padding.left);
@@ -44,7 +52,15 @@ pub(super) fn forward(p: &Conv2dParams, x: &[f32], _n: usize, h: usize, w: usize
     y
 }
 
-pub(super) fn input_grad(p: &Conv2dParams, g: &[f32], _n: usize, h: usize, w: usize, ho: usize, wo: usize) -> Vec<f32> {
+pub(super) fn input_grad(
+    p: &Conv2dParams,
+    g: &[f32],
+    _n: usize,
+    h: usize,
+    w: usize,
+    ho: usize,
+    wo: usize,
+) -> Vec<f32> {
     let c = p.out_channels;
     let (k, s) = (p.kernel, p.stride);
     let (pt, pl) = (p.padding.top, p.padding.left);

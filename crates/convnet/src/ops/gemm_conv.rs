@@ -16,11 +16,19 @@ pub(crate) struct MatRef<'a> {
 impl<'a> MatRef<'a> {
     /// A row-major matrix with `cols` columns.
     pub fn rows(data: &'a [f32], cols: usize) -> Self {
-        MatRef { data, rs: cols, cs: 1 }
+        MatRef {
+            data,
+            rs: cols,
+            cs: 1,
+        }
     }
     /// The transpose of a row-major matrix that has `cols` columns.
     pub fn transposed(data: &'a [f32], cols: usize) -> Self {
-        MatRef { data, rs: 1, cs: cols }
+        MatRef {
+            data,
+            rs: 1,
+            cs: cols,
+        }
     }
     fn fits(&self, r: usize, c: usize) -> bool {
         r == 0 || c == 0 || self.data.len() > (r - 1) * self.rs + (c - 1) * self.cs
@@ -81,71 +89,86 @@ fn im2col(p: &Conv2dParams, x: &[f32], h: usize, w: usize, ho: usize, wo: usize,
     let k = p.kernel;
     let s = p.stride;
     let hw_out = ho * wo;
-    cols.par_chunks_mut(k * k * hw_out).enumerate().for_each(|(ci, block)| {
-        let plane = &x[ci * h * w..(ci + 1) * h * w];
-        for ky in 0..k {
-            let (oy_lo, oy_hi) = valid_range(ho, h, s, ky, p.padding.top);
-            for kx in 0..k {
-                let (ox_lo, ox_hi) = valid_range(wo, w, s, kx, p.padding.left);
-                let row = &mut block[(ky * k + kx) * hw_out..(ky * k + kx + 1) * hw_out];
-                for oy in 0..ho {
-                    let out = &mut row[oy * wo..(oy + 1) * wo];
-                    if oy < oy_lo || oy >= oy_hi || ox_lo >= ox_hi {
-                        out.fill(0.0);
-                        continue;
-                    }
-                    let iy = oy * s + ky - p.padding.top;
-                    out[..ox_lo].fill(0.0);
-                    out[ox_hi..].fill(0.0);
-                    let src = &plane[iy * w..(iy + 1) * w];
-                    if s == 1 {
-                        let x0 = ox_lo + kx - p.padding.left;
-                        out[ox_lo..ox_hi].copy_from_slice(&src[x0..x0 + ox_hi - ox_lo]);
-                    } else {
-                        for ox in ox_lo..ox_hi {
-                            out[ox] = src[ox * s + kx - p.padding.left];
+    cols.par_chunks_mut(k * k * hw_out)
+        .enumerate()
+        .for_each(|(ci, block)| {
+            let plane = &x[ci * h * w..(ci + 1) * h * w];
+            for ky in 0..k {
+                let (oy_lo, oy_hi) = valid_range(ho, h, s, ky, p.padding.top);
+                for kx in 0..k {
+                    let (ox_lo, ox_hi) = valid_range(wo, w, s, kx, p.padding.left);
+                    let row = &mut block[(ky * k + kx) * hw_out..(ky * k + kx + 1) * hw_out];
+                    for oy in 0..ho {
+                        let out = &mut row[oy * wo..(oy + 1) * wo];
+                        if oy < oy_lo || oy >= oy_hi || ox_lo >= ox_hi {
+                            out.fill(0.0);
+                            continue;
+                        }
+                        let iy = oy * s + ky - p.padding.top;
+                        out[..ox_lo].fill(0.0);
+                        out[ox_hi..].fill(0.0);
+                        let src = &plane[iy * w..(iy + 1) * w];
+                        if s == 1 {
+                            let x0 = ox_lo + kx - p.padding.left;
+                            out[ox_lo..ox_hi].copy_from_slice(&src[x0..x0 + ox_hi - ox_lo]);
+                        } else {
+                            for ox in ox_lo..ox_hi {
+                                out[ox] = src[ox * s + kx - p.padding.left];
+                            }
                         }
                     }
                 }
             }
-        }
-    });
+        });
 }
 
 /// Folds columns `[c·k·k, ho·wo]` back onto an image `[c, h, w]`, summing overlaps.
-fn col2im(p: &Conv2dParams, cols: &[f32], h: usize, w: usize, ho: usize, wo: usize, dx: &mut [f32]) {
+fn col2im(
+    p: &Conv2dParams,
+    cols: &[f32],
+    h: usize,
+    w: usize,
+    ho: usize,
+    wo: usize,
+    dx: &mut [f32],
+) {
     let k = p.kernel;
     let s = p.stride;
     let hw_out = ho * wo;
-    dx.par_chunks_mut(h * w).enumerate().for_each(|(ci, plane)| {
-        plane.fill(0.0);
-        let block = &cols[ci * k * k * hw_out..(ci + 1) * k * k * hw_out];
-        for ky in 0..k {
-            let (oy_lo, oy_hi) = valid_range(ho, h, s, ky, p.padding.top);
-            for kx in 0..k {
-                let (ox_lo, ox_hi) = valid_range(wo, w, s, kx, p.padding.left);
-                if ox_lo >= ox_hi {
-                    continue;
-                }
-                let row = &block[(ky * k + kx) * hw_out..(ky * k + kx + 1) * hw_out];
-                for oy in oy_lo..oy_hi {
-                    let iy = oy * s + ky - p.padding.top;
-                    let dst = &mut plane[iy * w..(iy + 1) * w];
-                    let src = &row[oy * wo..(oy + 1) * wo];
-                    if s == 1 {
-                        let x0 = ox_lo + kx - p.padding.left;
-                        for (d, v) in dst[x0..x0 + ox_hi - ox_lo].iter_mut().zip(&src[ox_lo..ox_hi]) {
-                            *d += v;
-                        }
-                    } else {
-                        for ox in ox_lo..ox_hi {
-                            dst[ox * s + kx - p.padding.left] += src[ox];
+    dx.par_chunks_mut(h * w)
+        .enumerate()
+        .for_each(|(ci, plane)| {
+            plane.fill(0.0);
+            let block = &cols[ci * k * k * hw_out..(ci + 1) * k * k * hw_out];
+            for ky in 0..k {
+                let (oy_lo, oy_hi) = valid_range(ho, h, s, ky, p.padding.top);
+                for kx in 0..k {
+                    let (ox_lo, ox_hi) = valid_range(wo, w, s, kx, p.padding.left);
+                    if ox_lo >= ox_hi {
+                        continue;
+                    }
+                    let row = &block[(ky * k + kx) * hw_out..(ky * k + kx + 1) * hw_out];
+                    for oy in oy_lo..oy_hi {
+                        let iy = oy * s + ky - p.padding.top;
+                        let dst = &mut plane[iy * w..(iy + 1) * w];
+                        let src = &row[oy * wo..(oy + 1) * wo];
+                        if s == 1 {
+                            let x0 = ox_lo + kx - p.padding.left;
+                            for (d, v) in dst[x0..x0 + ox_hi - ox_lo]
+                                .iter_mut()
+                                .zip(&src[ox_lo..ox_hi])
+                            {
+                                *d += v;
+                            }
+                        } else {
+                            for ox in ox_lo..ox_hi {
+                                dst[ox * s + kx - p.padding.left] += src[ox];
+                            }
                         }
                     }
                 }
             }
-        }
-    });
+        });
 }
 
 /// Runs `f(image index, input chunk, output chunk)` over a batch: images in parallel when
@@ -165,42 +188,108 @@ where
     }
 }
 
-pub(super) fn forward(p: &Conv2dParams, x: &[f32], n: usize, h: usize, w: usize, ho: usize, wo: usize) -> Vec<f32> {
+pub(super) fn forward(
+    p: &Conv2dParams,
+    x: &[f32],
+    n: usize,
+    h: usize,
+    w: usize,
+    ho: usize,
+    wo: usize,
+) -> Vec<f32> {
     let (cin, cout) = (p.in_channels, p.out_channels);
     let kk = cin * p.kernel * p.kernel;
     let hw_out = ho * wo;
     let mut y = vec![0f32; n * cout * hw_out];
-    per_image(n, x, cin * h * w, &mut y, cout * hw_out, |x, y, parallel| {
-        if let Some(b) = &p.bias {
-            for (row, &bv) in y.chunks_mut(hw_out).zip(b) {
-                row.fill(bv);
+    per_image(
+        n,
+        x,
+        cin * h * w,
+        &mut y,
+        cout * hw_out,
+        |x, y, parallel| {
+            if let Some(b) = &p.bias {
+                for (row, &bv) in y.chunks_mut(hw_out).zip(b) {
+                    row.fill(bv);
+                }
             }
-        }
-        if is_pointwise(p) {
-            matmul(y, cout, hw_out, kk, MatRef::rows(&p.weight, kk), MatRef::rows(x, hw_out), p.bias.is_some(), parallel);
-        } else {
-            let mut cols = vec![0f32; kk * hw_out];
-            im2col(p, x, h, w, ho, wo, &mut cols);
-            matmul(y, cout, hw_out, kk, MatRef::rows(&p.weight, kk), MatRef::rows(&cols, hw_out), p.bias.is_some(), parallel);
-        }
-    });
+            if is_pointwise(p) {
+                matmul(
+                    y,
+                    cout,
+                    hw_out,
+                    kk,
+                    MatRef::rows(&p.weight, kk),
+                    MatRef::rows(x, hw_out),
+                    p.bias.is_some(),
+                    parallel,
+                );
+            } else {
+                let mut cols = vec![0f32; kk * hw_out];
+                im2col(p, x, h, w, ho, wo, &mut cols);
+                matmul(
+                    y,
+                    cout,
+                    hw_out,
+                    kk,
+                    MatRef::rows(&p.weight, kk),
+                    MatRef::rows(&cols, hw_out),
+                    p.bias.is_some(),
+                    parallel,
+                );
+            }
+        },
+    );
     y
 }
 
-pub(super) fn input_grad(p: &Conv2dParams, g: &[f32], n: usize, h: usize, w: usize, ho: usize, wo: usize) -> Vec<f32> {
+pub(super) fn input_grad(
+    p: &Conv2dParams,
+    g: &[f32],
+    n: usize,
+    h: usize,
+    w: usize,
+    ho: usize,
+    wo: usize,
+) -> Vec<f32> {
     let (cin, cout) = (p.in_channels, p.out_channels);
     let kk = cin * p.kernel * p.kernel;
     let hw_out = ho * wo;
     let mut dx = vec![0f32; n * cin * h * w];
     // Wᵀ [kk × cout] read from W [cout × kk] through strides.
-    per_image(n, g, cout * hw_out, &mut dx, cin * h * w, |g, dx, parallel| {
-        if is_pointwise(p) {
-            matmul(dx, kk, hw_out, cout, MatRef::transposed(&p.weight, kk), MatRef::rows(g, hw_out), false, parallel);
-        } else {
-            let mut cols = vec![0f32; kk * hw_out];
-            matmul(&mut cols, kk, hw_out, cout, MatRef::transposed(&p.weight, kk), MatRef::rows(g, hw_out), false, parallel);
-            col2im(p, &cols, h, w, ho, wo, dx);
-        }
-    });
+    per_image(
+        n,
+        g,
+        cout * hw_out,
+        &mut dx,
+        cin * h * w,
+        |g, dx, parallel| {
+            if is_pointwise(p) {
+                matmul(
+                    dx,
+                    kk,
+                    hw_out,
+                    cout,
+                    MatRef::transposed(&p.weight, kk),
+                    MatRef::rows(g, hw_out),
+                    false,
+                    parallel,
+                );
+            } else {
+                let mut cols = vec![0f32; kk * hw_out];
+                matmul(
+                    &mut cols,
+                    kk,
+                    hw_out,
+                    cout,
+                    MatRef::transposed(&p.weight, kk),
+                    MatRef::rows(g, hw_out),
+                    false,
+                    parallel,
+                );
+                col2im(p, &cols, h, w, ho, wo, dx);
+            }
+        },
+    );
     dx
 }

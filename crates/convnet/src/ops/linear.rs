@@ -16,14 +16,28 @@ pub struct LinearParams {
 }
 
 impl LinearParams {
-    pub fn new(weight: Vec<f32>, out_features: usize, in_features: usize, bias: Option<Vec<f32>>) -> candle_core::Result<Self> {
+    pub fn new(
+        weight: Vec<f32>,
+        out_features: usize,
+        in_features: usize,
+        bias: Option<Vec<f32>>,
+    ) -> candle_core::Result<Self> {
         if weight.len() != out_features * in_features {
-            bail!("linear weight has {} values, [{out_features}, {in_features}] needs {}", weight.len(), out_features * in_features);
+            bail!(
+                "linear weight has {} values, [{out_features}, {in_features}] needs {}",
+                weight.len(),
+                out_features * in_features
+            );
         }
         if bias.as_ref().is_some_and(|b| b.len() != out_features) {
             bail!("linear bias does not have {out_features} values");
         }
-        Ok(LinearParams { in_features, out_features, weight, bias })
+        Ok(LinearParams {
+            in_features,
+            out_features,
+            weight,
+            bias,
+        })
     }
 }
 
@@ -70,8 +84,16 @@ impl CustomOp1 for LinearOp {
         Ok((CpuStorage::F32(y), Shape::from((n, p.out_features))))
     }
 
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&LinearInputGrad(self.0.clone()))?))
+    fn bwd(
+        &self,
+        _arg: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(
+            grad.contiguous()?
+                .apply_op1_no_bwd(&LinearInputGrad(self.0.clone()))?,
+        ))
     }
 }
 
@@ -119,15 +141,34 @@ mod tests {
         let y = linear(xv.as_tensor(), &p).unwrap();
         let wt = Tensor::from_slice(&w, (o, i), &dev).unwrap();
         let bt = Tensor::from_slice(&b, o, &dev).unwrap();
-        let want = xv.as_tensor().matmul(&wt.t().unwrap()).unwrap().broadcast_add(&bt).unwrap();
-        let diff = (&y - &want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let want = xv
+            .as_tensor()
+            .matmul(&wt.t().unwrap())
+            .unwrap()
+            .broadcast_add(&bt)
+            .unwrap();
+        let diff = (&y - &want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(diff < 1e-5);
         let g: Vec<f32> = (0..n * o).map(|k| k as f32 - 5.0).collect();
         let gt = Tensor::from_slice(&g, (n, o), &dev).unwrap();
         let dx = (&y * &gt).unwrap().sum_all().unwrap().backward().unwrap();
         let dx = dx.get(xv.as_tensor()).unwrap();
         let want_dx = gt.matmul(&wt).unwrap();
-        let diff = (dx - want_dx).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        let diff = (dx - want_dx)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(diff < 1e-4);
     }
 }

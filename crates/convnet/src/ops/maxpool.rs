@@ -82,7 +82,12 @@ impl CustomOp1 for MaxPool2d {
         Ok((CpuStorage::F32(y), Shape::from((n, c, ho, wo))))
     }
 
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
         let grad = grad.contiguous()?;
         Ok(Some(arg.apply_op2_no_bwd(&grad, &MaxPoolBackward(*self))?))
     }
@@ -132,13 +137,20 @@ mod tests {
     use candle_core::{Device, Var};
 
     fn run(xs: &[f32], h: usize, w: usize, pool: MaxPool2d, gs: &[f32]) -> (Vec<f32>, Vec<f32>) {
-        let x = Var::from_tensor(&Tensor::from_slice(xs, (1, 1, h, w), &Device::Cpu).unwrap()).unwrap();
+        let x =
+            Var::from_tensor(&Tensor::from_slice(xs, (1, 1, h, w), &Device::Cpu).unwrap()).unwrap();
         let y = max_pool2d(x.as_tensor(), pool).unwrap();
         let gt = Tensor::from_slice(gs, y.shape(), &Device::Cpu).unwrap();
         let grads = (&y * gt).unwrap().sum_all().unwrap().backward().unwrap();
         (
             y.flatten_all().unwrap().to_vec1().unwrap(),
-            grads.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1().unwrap(),
+            grads
+                .get(x.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap(),
         )
     }
 
@@ -146,7 +158,17 @@ mod tests {
     fn non_overlapping_gradient_is_one_at_the_argmax() {
         // candle's built-in gives 0.25 here.
         let xs = [1.0, 4.0, 2.0, 3.0];
-        let (y, g) = run(&xs, 2, 2, MaxPool2d { kernel: 2, stride: 2, padding: 0 }, &[1.0]);
+        let (y, g) = run(
+            &xs,
+            2,
+            2,
+            MaxPool2d {
+                kernel: 2,
+                stride: 2,
+                padding: 0,
+            },
+            &[1.0],
+        );
         assert_eq!(y, vec![4.0]);
         assert_eq!(g, vec![0.0, 1.0, 0.0, 0.0]);
     }
@@ -157,7 +179,11 @@ mod tests {
         let mut xs = vec![0.0f32; 25];
         xs[12] = 9.0;
         xs[0] = 5.0;
-        let pool = MaxPool2d { kernel: 3, stride: 2, padding: 0 };
+        let pool = MaxPool2d {
+            kernel: 3,
+            stride: 2,
+            padding: 0,
+        };
         let (y, g) = run(&xs, 5, 5, pool, &[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(y, vec![9.0; 4]);
         let mut expected = vec![0.0f32; 25];
@@ -168,7 +194,11 @@ mod tests {
     #[test]
     fn ties_go_to_the_first_maximum_and_padding_is_never_chosen() {
         let xs = [-3.0, -3.0, -3.0, -3.0];
-        let pool = MaxPool2d { kernel: 3, stride: 2, padding: 1 };
+        let pool = MaxPool2d {
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+        };
         let (y, g) = run(&xs, 2, 2, pool, &[1.0]);
         assert_eq!(y, vec![-3.0]);
         assert_eq!(g, vec![1.0, 0.0, 0.0, 0.0]);
@@ -176,8 +206,14 @@ mod tests {
 
     #[test]
     fn finite_differences_agree_away_from_ties() {
-        let xs: Vec<f32> = (0..36).map(|i| ((i * 37 % 23) as f32) * 0.13 - 1.0).collect();
-        let pool = MaxPool2d { kernel: 3, stride: 2, padding: 1 };
+        let xs: Vec<f32> = (0..36)
+            .map(|i| ((i * 37 % 23) as f32) * 0.13 - 1.0)
+            .collect();
+        let pool = MaxPool2d {
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+        };
         let gs: Vec<f32> = (0..9).map(|i| 0.5 + i as f32).collect();
         let (_, g) = run(&xs, 6, 6, pool, &gs);
         let f = |xs: &[f32]| -> f32 {

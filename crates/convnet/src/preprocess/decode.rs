@@ -1,0 +1,133 @@
+//! Reading image files as 8-bit RGB. JPEGs go through libjpeg-turbo (the decoder Pillow
+//! uses, so decoded values match the reference bit for bit); everything else through the
+//! `image` crate. Grayscale, alpha and 16-bit images are converted, as Pillow's
+//! `convert("RGB")` does.
+use crate::error::{ConvnetError, Result};
+use image::RgbImage;
+use std::path::Path;
+
+fn err(path: &Path, reason: impl Into<String>) -> ConvnetError {
+    ConvnetError::Image {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads and decodes an image file into RGB.
+pub fn load_rgb(path: &Path) -> Result<RgbImage> {
+    let bytes = std::fs::read(path).map_err(|e| err(path, format!("cannot read file: {e}")))?;
+    decode_rgb(&bytes, path)
+}
+
+/// Decodes image bytes into RGB; `path` only names the input in errors.
+pub fn decode_rgb(bytes: &[u8], path: &Path) -> Result<RgbImage> {
+    if bytes.is_empty() {
+        return Err(err(path, "file is empty"));
+    }
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        match decode_jpeg(bytes) {
+            Ok(img) => return Ok(img),
+            Err(turbo) => {
+                // libjpeg-turbo refuses CMYK to RGB; the image crate handles it.
+                return decode_generic(bytes)
+                    .map_err(|e| err(path, format!("corrupt JPEG: {turbo}; {e}")));
+            }
+        }
+    }
+    decode_generic(bytes).map_err(|e| err(path, e))
+}
+
+fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
+    let img =
+        turbojpeg::decompress(bytes, turbojpeg::PixelFormat::RGB).map_err(|e| e.to_string())?;
+    if img.width == 0 || img.height == 0 {
+        return Err("image has no pixels".into());
+    }
+    let row = img.width * 3;
+    let mut data = Vec::with_capacity(row * img.height);
+    for y in 0..img.height {
+        data.extend_from_slice(&img.pixels[y * img.pitch..y * img.pitch + row]);
+    }
+    RgbImage::from_raw(img.width as u32, img.height as u32, data)
+        .ok_or_else(|| "bad JPEG buffer".into())
+}
+
+fn decode_generic(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
+    let img = image::load_from_memory(bytes).map_err(|e| format!("not a readable image: {e}"))?;
+    if img.width() == 0 || img.height() == 0 {
+        return Err("image has no pixels".into());
+    }
+    Ok(img.to_rgb8())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{DynamicImage, ImageFormat, Luma, LumaA, Rgba};
+    use std::io::Cursor;
+
+    fn encode(img: DynamicImage, fmt: ImageFormat) -> Vec<u8> {
+        let mut buf = Cursor::new(Vec::new());
+        img.write_to(&mut buf, fmt).unwrap();
+        buf.into_inner()
+    }
+
+    #[test]
+    fn grayscale_alpha_and_16_bit_are_converted() {
+        let p = Path::new("x.png");
+        let gray = DynamicImage::ImageLuma8(image::ImageBuffer::from_pixel(3, 2, Luma([77u8])));
+        let rgb = decode_rgb(&encode(gray, ImageFormat::Png), p).unwrap();
+        assert_eq!(rgb.get_pixel(1, 1).0, [77, 77, 77]);
+        let rgba = DynamicImage::ImageRgba8(image::ImageBuffer::from_pixel(
+            2,
+            2,
+            Rgba([10u8, 20, 30, 0]),
+        ));
+        assert_eq!(
+            decode_rgb(&encode(rgba, ImageFormat::Png), p)
+                .unwrap()
+                .get_pixel(0, 0)
+                .0,
+            [10, 20, 30]
+        );
+        let deep =
+            DynamicImage::ImageLumaA16(image::ImageBuffer::from_pixel(2, 1, LumaA([65535u16, 1])));
+        assert_eq!(
+            decode_rgb(&encode(deep, ImageFormat::Png), p)
+                .unwrap()
+                .get_pixel(0, 0)
+                .0,
+            [255, 255, 255]
+        );
+    }
+
+    #[test]
+    fn jpeg_goes_through_libjpeg_turbo() {
+        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(16, 8, |x, y| {
+            image::Rgb([(x * 16) as u8, (y * 30) as u8, 99])
+        }));
+        let bytes = encode(img, ImageFormat::Jpeg);
+        let rgb = decode_rgb(&bytes, Path::new("a.jpg")).unwrap();
+        assert_eq!(rgb.dimensions(), (16, 8));
+    }
+
+    #[test]
+    fn empty_truncated_and_garbage_files_name_the_file() {
+        let p = Path::new("bad/img.jpg");
+        let e = decode_rgb(&[], p).unwrap_err().to_string();
+        assert!(e.contains("bad/img.jpg") && e.contains("empty"), "{e}");
+        let e = decode_rgb(b"hello world", p).unwrap_err().to_string();
+        assert!(
+            e.contains("bad/img.jpg") && e.contains("not a readable image"),
+            "{e}"
+        );
+        let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(64, 64, image::Rgb([1, 2, 3])));
+        let bytes = encode(img, ImageFormat::Jpeg);
+        let e = decode_rgb(&bytes[..40], p).unwrap_err().to_string();
+        assert!(e.contains("bad/img.jpg"), "{e}");
+        let e = load_rgb(Path::new("/nonexistent/none.png"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("none.png") && e.contains("cannot read"), "{e}");
+    }
+}
