@@ -1,12 +1,17 @@
 //! `deepinside`: the command line over the deepinside crates. Each subcommand lives in
 //! its own module under `commands/`; this file only parses and dispatches.
 mod commands;
+mod demo_images;
 mod model_args;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "deepinside", version, about = "See inside ImageNet CNNs: saliency, DeconvNet, class models, localisation")]
+#[command(
+    name = "deepinside",
+    version,
+    about = "See inside ImageNet CNNs: saliency, DeconvNet, class models, localisation"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,6 +23,8 @@ enum Command {
     Classify(commands::classify::Args),
     /// Download and cache a model's published weights.
     FetchModel(commands::fetch_model::Args),
+    /// Run on built-in defaults: fetch the model and sample photos, write results.
+    Demo(commands::demo::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -25,6 +32,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Classify(a) => commands::classify::run(a),
         Command::FetchModel(a) => commands::fetch_model::run(a),
+        Command::Demo(a) => commands::demo::run(a),
     };
     match result {
         Ok(code) => code,

@@ -21,6 +21,7 @@ impl ModelArgs {
     pub fn load(&self) -> anyhow::Result<Box<dyn ImageModel>> {
         let kind: ModelKind = self.model.parse()?;
         let device = parse_device(&self.device)?;
-        load_model(kind, self.weights.as_deref(), &device).with_context(|| format!("loading model {kind}"))
+        load_model(kind, self.weights.as_deref(), &device)
+            .with_context(|| format!("loading model {kind}"))
     }
 }

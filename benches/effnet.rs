@@ -1,0 +1,45 @@
+//! EfficientNet-Lite0 on this machine: forward, and forward + input gradient of one logit
+//! (a saliency pass), at batch 1 and 16. Weights from `$DEEPINSIDE_MODELS`, the cache, or pip.
+use candle_core::{DType, Device, Tensor, Var};
+use convnet::{load_model, BackwardRule, ForwardOptions, ImageModel, ModelKind};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+fn input(batch: usize) -> Tensor {
+    // A smooth deterministic image in normalised units.
+    let n = batch * 3 * 224 * 224;
+    let v: Vec<f32> = (0..n).map(|i| ((i % 997) as f32 * 0.013).sin()).collect();
+    Tensor::from_vec(v, (batch, 3, 224, 224), &Device::Cpu).unwrap()
+}
+
+fn saliency_pass(model: &dyn ImageModel, x: &Tensor, class: usize) -> Tensor {
+    let v = Var::from_tensor(x).unwrap();
+    let out = model
+        .forward_with(
+            v.as_tensor(),
+            &ForwardOptions::with_rule(BackwardRule::Gradient),
+        )
+        .unwrap();
+    let score = out.logits.narrow(1, class, 1).unwrap().sum_all().unwrap();
+    score.backward().unwrap().remove(v.as_tensor()).unwrap()
+}
+
+fn bench(c: &mut Criterion) {
+    let model = load_model(ModelKind::EfficientNetLite0, None, &Device::Cpu)
+        .expect("EfficientNet-Lite0 weights");
+    let mut g = c.benchmark_group("efficientnet-lite0");
+    g.sample_size(20);
+    for batch in [1usize, 16] {
+        let x = input(batch);
+        g.throughput(Throughput::Elements(batch as u64));
+        g.bench_with_input(BenchmarkId::new("forward", batch), &x, |b, x| {
+            b.iter(|| model.forward(x).unwrap().to_dtype(DType::F32).unwrap())
+        });
+        g.bench_with_input(BenchmarkId::new("forward+input-grad", batch), &x, |b, x| {
+            b.iter(|| saliency_pass(&*model, x, 281))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,132 @@
+//! Benchmarks with the PyTorch peer beside them, so every speed claim is a ratio measured
+//! in one run on one machine.
+use anyhow::{bail, Context};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn shared() -> PathBuf {
+    std::env::var_os("DEEPINSIDE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared"))
+}
+
+/// Median time in milliseconds per element of one criterion benchmark.
+fn criterion_ms(group: &str, id: &str, param: usize) -> anyhow::Result<f64> {
+    let path = root()
+        .join("target/criterion")
+        .join(group)
+        .join(id)
+        .join(param.to_string())
+        .join("new/estimates.json");
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).with_context(|| path.display().to_string())?,
+    )?;
+    let ns = v["median"]["point_estimate"]
+        .as_f64()
+        .context("no median in estimates.json")?;
+    Ok(ns / 1e6 / param as f64)
+}
+
+fn run_cmd(cmd: &mut Command) -> anyhow::Result<String> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let mut peer_python = std::env::var_os("DEEPINSIDE_PEER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".peer-venv/bin/python"));
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--peer-python" => {
+                peer_python = PathBuf::from(it.next().context("--peer-python needs a path")?)
+            }
+            "--setup-peer" => {
+                let venv = root().join(".peer-venv");
+                let status = Command::new("bash")
+                    .arg(shared().join("peers/setup.sh"))
+                    .arg(&venv)
+                    .status()?;
+                if !status.success() {
+                    bail!("peer setup failed");
+                }
+                peer_python = venv.join("bin/python");
+            }
+            other => bail!("unknown option {other}"),
+        }
+    }
+    let images = shared().join("data/ilsvrc-dev/images");
+    let peer = |only: &str| -> anyhow::Result<Option<Value>> {
+        if !peer_python.exists() {
+            return Ok(None);
+        }
+        let out = run_cmd(
+            Command::new(&peer_python)
+                .arg(shared().join("peers/bench_torch.py"))
+                .arg(&images)
+                .args(["--threads", "2", "--only", only]),
+        )?;
+        Ok(Some(serde_json::from_str(&out)?))
+    };
+    // Alternate: peer, ours, so both see the same machine state.
+    let before = peer("forward,saliency")?;
+    let status = Command::new("cargo")
+        .current_dir(root())
+        .args(["bench", "--bench", "effnet", "--", "--noplot"])
+        .env("RAYON_NUM_THREADS", "2")
+        .status()?;
+    if !status.success() {
+        bail!("cargo bench failed");
+    }
+    let after = peer("forward,saliency")?;
+    let rows = [
+        ("forward, batch 1", "forward", 1, "forward_b1"),
+        (
+            "forward, batch 16 (per image)",
+            "forward",
+            16,
+            "forward_b16",
+        ),
+        ("saliency, batch 1", "forward+input-grad", 1, "saliency_b1"),
+        (
+            "saliency, batch 16 (per image)",
+            "forward+input-grad",
+            16,
+            "saliency_b16",
+        ),
+    ];
+    println!("\n| work | ours ms/image | PyTorch ms/image | ratio |");
+    println!("|---|---|---|---|");
+    for (label, id, batch, key) in rows {
+        let ours = criterion_ms("efficientnet-lite0", id, batch)?;
+        let theirs: Option<f64> = [&before, &after]
+            .iter()
+            .filter_map(|v| v.as_ref()?.get(key)?.get("median_ms")?.as_f64())
+            .reduce(f64::min);
+        match theirs {
+            Some(t) => println!("| {label} | {ours:.1} | {t:.1} | {:.2} |", ours / t),
+            None => {
+                println!("| {label} | {ours:.1} | (no peer: cargo xtask bench --setup-peer) | |")
+            }
+        }
+    }
+    if !Path::new(&peer_python).exists() {
+        eprintln!(
+            "peer environment not found at {}; ratios need it",
+            peer_python.display()
+        );
+    }
+    Ok(())
+}
