@@ -78,7 +78,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 .arg(&images)
                 .args(["--threads", "2", "--only", only]),
         )?;
-        Ok(Some(serde_json::from_str(&out)?))
+        // The peer's model package prints a line before the JSON.
+        let json = out.find('{').map_or(out.as_str(), |i| &out[i..]);
+        Ok(Some(serde_json::from_str(json).context("peer output is not JSON")?))
     };
     // Alternate: peer, ours, so both see the same machine state.
     let before = peer("forward,saliency")?;

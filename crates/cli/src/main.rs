@@ -23,6 +23,8 @@ enum Command {
     Classify(commands::classify::Args),
     /// Download and cache a model's published weights.
     FetchModel(commands::fetch_model::Args),
+    /// Saliency maps (gradient, DeconvNet or guided backprop) of a class or a channel.
+    Saliency(commands::saliency::Args),
     /// Run on built-in defaults: fetch the model and sample photos, write results.
     Demo(commands::demo::Args),
 }
@@ -33,6 +35,7 @@ fn main() -> std::process::ExitCode {
         Command::Classify(a) => commands::classify::run(a),
         Command::FetchModel(a) => commands::fetch_model::run(a),
         Command::Demo(a) => commands::demo::run(a),
+        Command::Saliency(a) => commands::saliency::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,145 @@
+//! One forward pass, then one backward pass per target: the input gradient of every target
+//! for every image of a batch. Images of a batch do not interact (eval-mode models), so the
+//! per-image scores are summed and differentiated together.
+use crate::error::{AttributionError, Result};
+use crate::reduce::Reduction;
+use crate::target::{ResolvedTarget, Target};
+use candle_core::{Tensor, Var};
+use convnet::{BackwardRule, ForwardOptions, ForwardOutput, ImageModel};
+use ndarray::{Array2, Array3};
+
+/// The attribution of one target for one image.
+#[derive(Clone, Debug)]
+pub struct Attribution {
+    /// `[3, h, w]` input gradient under the chosen rule, in the model's normalised input space.
+    pub raw: Array3<f32>,
+    pub target: ResolvedTarget,
+    /// The value of the differentiated score for this image.
+    pub score: f32,
+}
+
+impl Attribution {
+    /// The attribution reduced over colour channels.
+    pub fn map(&self, reduction: Reduction) -> Array2<f32> {
+        reduction.apply(self.raw.view())
+    }
+}
+
+/// A forward pass kept for repeated backward passes.
+pub(crate) struct Pass<'m> {
+    model: &'m dyn ImageModel,
+    input: Var,
+    out: ForwardOutput,
+    /// Logits on the host, `[batch][classes]`.
+    pub logits: Vec<Vec<f32>>,
+}
+
+impl<'m> Pass<'m> {
+    pub fn new(model: &'m dyn ImageModel, x: &Tensor, method: BackwardRule, targets: &[Target]) -> Result<Self> {
+        for t in targets {
+            t.validate(model)?;
+        }
+        let mut capture: Vec<String> = targets.iter().filter_map(|t| t.layer().map(str::to_string)).collect();
+        capture.sort();
+        capture.dedup();
+        let input = Var::from_tensor(x)?;
+        let out = model.forward_with(input.as_tensor(), &ForwardOptions { rule: method, capture })?;
+        let logits = out.logits.to_vec2::<f32>()?;
+        Ok(Pass { model, input, out, logits })
+    }
+
+    pub fn batch(&self) -> usize {
+        self.logits.len()
+    }
+
+    /// The class ranked `k` in each image.
+    fn ranked(&self, k: usize) -> Vec<usize> {
+        self.logits
+            .iter()
+            .map(|row| {
+                let mut idx: Vec<usize> = (0..row.len()).collect();
+                idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+                idx[k]
+            })
+            .collect()
+    }
+
+    /// Per-image scores `[batch]` of `target`, with what each one resolved to.
+    fn scores(&self, target: &Target) -> Result<(Tensor, Vec<ResolvedTarget>)> {
+        let classes = match target {
+            Target::Class(c) => Some(vec![*c; self.batch()]),
+            Target::Top1 => Some(self.ranked(0)),
+            Target::Rank(k) => Some(self.ranked(*k)),
+            _ => None,
+        };
+        if let Some(classes) = classes {
+            return self.class_scores(&classes);
+        }
+        let layer = target.layer().expect("unit targets name a layer");
+        let act = self
+            .out
+            .activations
+            .get(layer)
+            .ok_or_else(|| AttributionError::Target(format!("layer {layer} was not captured")))?;
+        let s = match target {
+            Target::Neuron { index, .. } => {
+                let mut t = act.clone();
+                for &i in index {
+                    // Index dimension 1 each time: dimension 0 stays the batch.
+                    t = t.narrow(1, i, 1)?.squeeze(1)?;
+                }
+                t
+            }
+            Target::Channel { channel, .. } => act.narrow(1, *channel, 1)?.flatten_from(1)?.mean(1)?,
+            _ => unreachable!(),
+        };
+        Ok((s, vec![target.resolve_unit(); self.batch()]))
+    }
+
+    /// Per-image scores of one class per image.
+    pub fn class_scores(&self, classes: &[usize]) -> Result<(Tensor, Vec<ResolvedTarget>)> {
+        let idx = Tensor::from_vec(classes.iter().map(|&c| c as u32).collect::<Vec<_>>(), (classes.len(), 1), self.out.logits.device())?;
+        let s = self.out.logits.gather(&idx, 1)?.squeeze(1)?;
+        Ok((s, classes.iter().map(|&c| Target::resolve_class(c, self.model)).collect()))
+    }
+
+    /// Differentiates the per-image scores; one backward pass for the whole batch.
+    pub fn attributions(&self, scores: &Tensor, resolved: Vec<ResolvedTarget>) -> Result<Vec<Attribution>> {
+        let values = scores.to_vec1::<f32>()?;
+        let grads = scores.sum_all()?.backward()?;
+        let (b, c, h, w) = self.input.as_tensor().dims4()?;
+        let g = match grads.get(self.input.as_tensor()) {
+            Some(g) => g.flatten_all()?.to_vec1::<f32>()?,
+            None => vec![0.0; b * c * h * w],
+        };
+        let per = c * h * w;
+        Ok(resolved
+            .into_iter()
+            .enumerate()
+            .map(|(i, target)| Attribution {
+                raw: Array3::from_shape_vec((c, h, w), g[i * per..(i + 1) * per].to_vec()).expect("sizes match"),
+                target,
+                score: values[i],
+            })
+            .collect())
+    }
+
+    /// The attribution of `target` for every image.
+    pub fn attribute(&self, target: &Target) -> Result<Vec<Attribution>> {
+        let (s, resolved) = self.scores(target)?;
+        self.attributions(&s, resolved)
+    }
+}
+
+/// Attributions of every target for every image of the normalised batch `x`:
+/// `result[image][target]`. The forward pass runs once; each target costs one backward pass.
+pub fn attribute(model: &dyn ImageModel, x: &Tensor, targets: &[Target], method: BackwardRule) -> Result<Vec<Vec<Attribution>>> {
+    let pass = Pass::new(model, x, method, targets)?;
+    let mut out: Vec<Vec<Attribution>> = (0..pass.batch()).map(|_| Vec::with_capacity(targets.len())).collect();
+    for t in targets {
+        for (i, a) in pass.attribute(t)?.into_iter().enumerate() {
+            out[i].push(a);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,31 @@
+//! # deepinside-attribution
+//!
+//! Image-specific saliency (Simonyan, Vedaldi & Zisserman 2013, Sect. 3) and its relatives:
+//! the gradient of any class score, neuron or channel with respect to the input image,
+//! taken through one of the backward rules of [`convnet`] (gradient, DeconvNet, guided
+//! backprop — Sect. 5 of the paper), reduced to a map, optionally averaged over the paper's
+//! ten crops.
+//!
+//! ```no_run
+//! use attribution::{attribute, Reduction, Target};
+//! use convnet::{load_model, BackwardRule, ModelKind};
+//! let model = load_model(ModelKind::EfficientNetLite0, None, &candle_core::Device::Cpu)?;
+//! let x = model.preprocessing().load("cat.jpg".as_ref(), model.device())?;
+//! let maps = attribute(&*model, &x, &[Target::Top1], BackwardRule::Gradient)?;
+//! let saliency = maps[0][0].map(Reduction::MaxAbs); // 224×224, the paper's M_ij
+//! # Ok::<(), attribution::AttributionError>(())
+//! ```
+mod attribute;
+mod error;
+pub mod npy;
+mod reduce;
+pub mod render;
+mod target;
+mod tencrop;
+
+pub use attribute::{attribute, Attribution};
+pub use convnet::BackwardRule as Method;
+pub use error::{AttributionError, Result};
+pub use reduce::Reduction;
+pub use target::{ResolvedTarget, Target};
+pub use tencrop::{ten_crop, TenCrop, TenCropResult};

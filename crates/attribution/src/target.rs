@@ -1,0 +1,118 @@
+//! What to attribute: a class score, the best classes of each image, one unit of any
+//! layer, or a channel's mean activation (the paper's point that gradient visualisation
+//! works for every layer, not only for class scores).
+use crate::error::{AttributionError, Result};
+use convnet::ImageModel;
+
+/// A scalar of the network's forward pass whose input gradient we want.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The unnormalised score (logit) of a class, by index.
+    Class(usize),
+    /// The best-scoring class of each image.
+    Top1,
+    /// The class ranked `k` (0 = best) for each image; `Rank(0..5)` are the top-5.
+    Rank(usize),
+    /// One unit of a named layer, indexed within one image's activation (`[c, y, x]` for a
+    /// feature map, `[i]` for a vector).
+    Neuron { layer: String, index: Vec<usize> },
+    /// The spatial mean of one channel of a named layer.
+    Channel { layer: String, channel: usize },
+}
+
+/// The target as it was applied to one image: which class it turned out to be, and a label.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ResolvedTarget {
+    /// Class index for class targets.
+    pub class: Option<usize>,
+    /// Layer name for neuron and channel targets.
+    pub layer: Option<String>,
+    /// Unit index for neuron targets, `[channel]` for channel targets.
+    pub unit: Option<Vec<usize>>,
+    /// Human-readable description, e.g. `class 281 (n02123045 tabby)`.
+    pub label: String,
+}
+
+impl Target {
+    /// Parses a class given as `top1`, an index or a WNID.
+    pub fn class(spec: &str, model: &dyn ImageModel) -> Result<Target> {
+        if spec.eq_ignore_ascii_case("top1") {
+            return Ok(Target::Top1);
+        }
+        let c = model.classes().resolve(spec).map_err(AttributionError::Target)?;
+        Ok(Target::Class(c.index))
+    }
+
+    /// The top-k classes of each image, best first.
+    pub fn top_k(k: usize) -> Vec<Target> {
+        (0..k).map(Target::Rank).collect()
+    }
+
+    /// Checks the target against the model, with an error that lists what exists.
+    pub fn validate(&self, model: &dyn ImageModel) -> Result<()> {
+        let n = model.classes().len();
+        match self {
+            Target::Class(c) if *c >= n => Err(AttributionError::Target(format!(
+                "class index {c} is out of range: {} has classes 0..={}",
+                model.name(),
+                n - 1
+            ))),
+            Target::Rank(k) if *k >= n => Err(AttributionError::Target(format!("rank {k} is out of range: {n} classes"))),
+            Target::Neuron { layer, index } => {
+                let info = model.layer(layer)?;
+                if index.len() != info.shape.len() || index.iter().zip(&info.shape).any(|(i, s)| i >= s) {
+                    return Err(AttributionError::Target(format!(
+                        "neuron {index:?} is outside layer {layer}, whose shape per image is {:?}",
+                        info.shape
+                    )));
+                }
+                Ok(())
+            }
+            Target::Channel { layer, channel } => {
+                let info = model.layer(layer)?;
+                if *channel >= info.shape[0] {
+                    return Err(AttributionError::Target(format!(
+                        "channel {channel} is out of range: layer {layer} has channels 0..={}",
+                        info.shape[0] - 1
+                    )));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The layer whose activation this target needs captured, if any.
+    pub(crate) fn layer(&self) -> Option<&str> {
+        match self {
+            Target::Neuron { layer, .. } | Target::Channel { layer, .. } => Some(layer),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn resolve_class(class: usize, model: &dyn ImageModel) -> ResolvedTarget {
+        let label = match model.classes().get(class) {
+            Some(c) => format!("class {class} ({} {})", c.wnid, c.name),
+            None => format!("class {class}"),
+        };
+        ResolvedTarget { class: Some(class), layer: None, unit: None, label }
+    }
+
+    pub(crate) fn resolve_unit(&self) -> ResolvedTarget {
+        match self {
+            Target::Neuron { layer, index } => ResolvedTarget {
+                class: None,
+                layer: Some(layer.clone()),
+                unit: Some(index.clone()),
+                label: format!("{layer} unit {index:?}"),
+            },
+            Target::Channel { layer, channel } => ResolvedTarget {
+                class: None,
+                layer: Some(layer.clone()),
+                unit: Some(vec![*channel]),
+                label: format!("{layer} channel {channel} (mean)"),
+            },
+            _ => unreachable!("only unit targets resolve without a class"),
+        }
+    }
+}

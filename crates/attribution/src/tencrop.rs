@@ -1,0 +1,130 @@
+//! The paper's 10-crop saliency (Sect. 3.1): resize so the short side is 256, take the four
+//! corner and the centre crops at the model's input size and their horizontal mirrors,
+//! compute the ten maps in one batch, un-mirror them, put each back where its crop came
+//! from and average by how many crops cover each pixel.
+use crate::attribute::Pass;
+use crate::error::Result;
+use crate::reduce::Reduction;
+use crate::target::{ResolvedTarget, Target};
+use convnet::preprocess::pillow_bilinear;
+use convnet::{BackwardRule, ImageModel};
+use image::RgbImage;
+use ndarray::{s, Array2};
+
+/// Geometry of the 10-crop scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TenCrop {
+    /// Short side after resizing (256 in the paper).
+    pub short_side: u32,
+}
+
+impl Default for TenCrop {
+    fn default() -> Self {
+        TenCrop { short_side: 256 }
+    }
+}
+
+/// The averaged map over the resized image, and what was attributed.
+#[derive(Clone, Debug)]
+pub struct TenCropResult {
+    /// `[h, w]` of the resized image.
+    pub map: Array2<f32>,
+    /// The image the map covers (short side = `short_side`).
+    pub resized: RgbImage,
+    pub target: ResolvedTarget,
+    /// Mean of the target's score over the ten crops.
+    pub score: f32,
+}
+
+impl TenCrop {
+    /// Size of the resized image: short side to `short_side`, long side scaled and
+    /// truncated (torchvision's `Resize(256)`).
+    pub fn resized_size(&self, w: u32, h: u32) -> (u32, u32) {
+        let s = self.short_side as u64;
+        if w <= h {
+            (self.short_side, (s * h as u64 / w as u64) as u32)
+        } else {
+            ((s * w as u64 / h as u64) as u32, self.short_side)
+        }
+    }
+
+    /// Top-left corners `(x, y)` of the five crops of size `c` in a `w × h` image:
+    /// the four corners, then the centre.
+    pub fn offsets(w: u32, h: u32, c: u32) -> [(u32, u32); 5] {
+        let (dx, dy) = (w - c, h - c);
+        [(0, 0), (dx, 0), (0, dy), (dx, dy), (dx / 2, dy / 2)]
+    }
+}
+
+fn mirror(img: &RgbImage) -> RgbImage {
+    image::imageops::flip_horizontal(img)
+}
+
+/// 10-crop averaged saliency of one image. A `Top1`/`Rank` target is the class ranked so by
+/// the mean logits over the ten crops (one class for all crops, as in the paper).
+pub fn ten_crop(
+    model: &dyn ImageModel,
+    img: &RgbImage,
+    target: &Target,
+    method: BackwardRule,
+    reduction: Reduction,
+    geometry: TenCrop,
+) -> Result<TenCropResult> {
+    let pre = model.preprocessing();
+    let (cw, ch) = (pre.width, pre.height);
+    let (w, h) = geometry.resized_size(img.width(), img.height());
+    let (w, h) = (w.max(cw), h.max(ch));
+    let resized = pillow_bilinear(img, w, h);
+    let offsets = TenCrop::offsets(w, h, cw.max(ch));
+    let mut crops = Vec::with_capacity(10);
+    for &(x, y) in &offsets {
+        crops.push(image::imageops::crop_imm(&resized, x, y, cw, ch).to_image());
+    }
+    for i in 0..5 {
+        let m = mirror(&crops[i]);
+        crops.push(m);
+    }
+    let x = pre.batch(&crops, model.device())?;
+    let pass = Pass::new(model, &x, method, std::slice::from_ref(target))?;
+    let attributions = match target {
+        Target::Top1 | Target::Rank(_) => {
+            let k = if let Target::Rank(k) = target { *k } else { 0 };
+            let n = pass.logits[0].len();
+            let mean: Vec<f32> = (0..n).map(|j| pass.logits.iter().map(|r| r[j]).sum::<f32>() / 10.0).collect();
+            let mut idx: Vec<usize> = (0..n).collect();
+            idx.sort_by(|&a, &b| mean[b].total_cmp(&mean[a]));
+            let (s, r) = pass.class_scores(&[idx[k]; 10])?;
+            pass.attributions(&s, r)?
+        }
+        _ => pass.attribute(target)?,
+    };
+    let mut acc = Array2::<f32>::zeros((h as usize, w as usize));
+    let mut count = Array2::<f32>::zeros((h as usize, w as usize));
+    for (i, a) in attributions.iter().enumerate() {
+        let mut m = a.map(reduction);
+        if i >= 5 {
+            m.invert_axis(ndarray::Axis(1));
+        }
+        let (x0, y0) = offsets[i % 5];
+        let (x0, y0) = (x0 as usize, y0 as usize);
+        let region = s![y0..y0 + ch as usize, x0..x0 + cw as usize];
+        acc.slice_mut(region).zip_mut_with(&m, |a, v| *a += v);
+        count.slice_mut(region).mapv_inplace(|c| c + 1.0);
+    }
+    acc.zip_mut_with(&count, |a, &c| *a /= c.max(1.0));
+    let score = attributions.iter().map(|a| a.score).sum::<f32>() / attributions.len() as f32;
+    Ok(TenCropResult { map: acc, resized, target: attributions[0].target.clone(), score })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_matches_the_paper() {
+        let g = TenCrop::default();
+        assert_eq!(g.resized_size(500, 375), (341, 256));
+        assert_eq!(g.resized_size(256, 256), (256, 256));
+        assert_eq!(TenCrop::offsets(256, 256, 224), [(0, 0), (32, 0), (0, 32), (32, 32), (16, 16)]);
+    }
+}
