@@ -38,6 +38,28 @@ fn bench(c: &mut Criterion) {
             b.iter(|| saliency_pass(&*model, x, 281))
         });
     }
+    // The paper's 10-crop saliency on a 256×256 image (10 crops in one batch, one backward).
+    let img = image::RgbImage::from_fn(256, 256, |x, y| {
+        image::Rgb([
+            (x * 7 % 256) as u8,
+            (y * 3 % 256) as u8,
+            ((x + y) % 256) as u8,
+        ])
+    });
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("ten-crop-saliency/1", |b| {
+        b.iter(|| {
+            attribution::ten_crop(
+                &*model,
+                &img,
+                &attribution::Target::Top1,
+                BackwardRule::Gradient,
+                attribution::Reduction::MaxAbs,
+                Default::default(),
+            )
+            .unwrap()
+        })
+    });
     g.finish();
 }
 

@@ -80,10 +80,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         )?;
         // The peer's model package prints a line before the JSON.
         let json = out.find('{').map_or(out.as_str(), |i| &out[i..]);
-        Ok(Some(serde_json::from_str(json).context("peer output is not JSON")?))
+        Ok(Some(
+            serde_json::from_str(json).context("peer output is not JSON")?,
+        ))
     };
     // Alternate: peer, ours, so both see the same machine state.
-    let before = peer("forward,saliency")?;
+    let before = peer("forward,saliency,tencrop")?;
     let status = Command::new("cargo")
         .current_dir(root())
         .args(["bench", "--bench", "effnet", "--", "--noplot"])
@@ -92,7 +94,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     if !status.success() {
         bail!("cargo bench failed");
     }
-    let after = peer("forward,saliency")?;
+    let after = peer("forward,saliency,tencrop")?;
     let rows = [
         ("forward, batch 1", "forward", 1, "forward_b1"),
         (

@@ -35,17 +35,36 @@ pub(crate) struct Pass<'m> {
 }
 
 impl<'m> Pass<'m> {
-    pub fn new(model: &'m dyn ImageModel, x: &Tensor, method: BackwardRule, targets: &[Target]) -> Result<Self> {
+    pub fn new(
+        model: &'m dyn ImageModel,
+        x: &Tensor,
+        method: BackwardRule,
+        targets: &[Target],
+    ) -> Result<Self> {
         for t in targets {
             t.validate(model)?;
         }
-        let mut capture: Vec<String> = targets.iter().filter_map(|t| t.layer().map(str::to_string)).collect();
+        let mut capture: Vec<String> = targets
+            .iter()
+            .filter_map(|t| t.layer().map(str::to_string))
+            .collect();
         capture.sort();
         capture.dedup();
         let input = Var::from_tensor(x)?;
-        let out = model.forward_with(input.as_tensor(), &ForwardOptions { rule: method, capture })?;
+        let out = model.forward_with(
+            input.as_tensor(),
+            &ForwardOptions {
+                rule: method,
+                capture,
+            },
+        )?;
         let logits = out.logits.to_vec2::<f32>()?;
-        Ok(Pass { model, input, out, logits })
+        Ok(Pass {
+            model,
+            input,
+            out,
+            logits,
+        })
     }
 
     pub fn batch(&self) -> usize {
@@ -76,11 +95,10 @@ impl<'m> Pass<'m> {
             return self.class_scores(&classes);
         }
         let layer = target.layer().expect("unit targets name a layer");
-        let act = self
-            .out
-            .activations
-            .get(layer)
-            .ok_or_else(|| AttributionError::Target(format!("layer {layer} was not captured")))?;
+        let act =
+            self.out.activations.get(layer).ok_or_else(|| {
+                AttributionError::Target(format!("layer {layer} was not captured"))
+            })?;
         let s = match target {
             Target::Neuron { index, .. } => {
                 let mut t = act.clone();
@@ -90,7 +108,9 @@ impl<'m> Pass<'m> {
                 }
                 t
             }
-            Target::Channel { channel, .. } => act.narrow(1, *channel, 1)?.flatten_from(1)?.mean(1)?,
+            Target::Channel { channel, .. } => {
+                act.narrow(1, *channel, 1)?.flatten_from(1)?.mean(1)?
+            }
             _ => unreachable!(),
         };
         Ok((s, vec![target.resolve_unit(); self.batch()]))
@@ -98,13 +118,27 @@ impl<'m> Pass<'m> {
 
     /// Per-image scores of one class per image.
     pub fn class_scores(&self, classes: &[usize]) -> Result<(Tensor, Vec<ResolvedTarget>)> {
-        let idx = Tensor::from_vec(classes.iter().map(|&c| c as u32).collect::<Vec<_>>(), (classes.len(), 1), self.out.logits.device())?;
+        let idx = Tensor::from_vec(
+            classes.iter().map(|&c| c as u32).collect::<Vec<_>>(),
+            (classes.len(), 1),
+            self.out.logits.device(),
+        )?;
         let s = self.out.logits.gather(&idx, 1)?.squeeze(1)?;
-        Ok((s, classes.iter().map(|&c| Target::resolve_class(c, self.model)).collect()))
+        Ok((
+            s,
+            classes
+                .iter()
+                .map(|&c| Target::resolve_class(c, self.model))
+                .collect(),
+        ))
     }
 
     /// Differentiates the per-image scores; one backward pass for the whole batch.
-    pub fn attributions(&self, scores: &Tensor, resolved: Vec<ResolvedTarget>) -> Result<Vec<Attribution>> {
+    pub fn attributions(
+        &self,
+        scores: &Tensor,
+        resolved: Vec<ResolvedTarget>,
+    ) -> Result<Vec<Attribution>> {
         let values = scores.to_vec1::<f32>()?;
         let grads = scores.sum_all()?.backward()?;
         let (b, c, h, w) = self.input.as_tensor().dims4()?;
@@ -117,7 +151,8 @@ impl<'m> Pass<'m> {
             .into_iter()
             .enumerate()
             .map(|(i, target)| Attribution {
-                raw: Array3::from_shape_vec((c, h, w), g[i * per..(i + 1) * per].to_vec()).expect("sizes match"),
+                raw: Array3::from_shape_vec((c, h, w), g[i * per..(i + 1) * per].to_vec())
+                    .expect("sizes match"),
                 target,
                 score: values[i],
             })
@@ -133,9 +168,16 @@ impl<'m> Pass<'m> {
 
 /// Attributions of every target for every image of the normalised batch `x`:
 /// `result[image][target]`. The forward pass runs once; each target costs one backward pass.
-pub fn attribute(model: &dyn ImageModel, x: &Tensor, targets: &[Target], method: BackwardRule) -> Result<Vec<Vec<Attribution>>> {
+pub fn attribute(
+    model: &dyn ImageModel,
+    x: &Tensor,
+    targets: &[Target],
+    method: BackwardRule,
+) -> Result<Vec<Vec<Attribution>>> {
     let pass = Pass::new(model, x, method, targets)?;
-    let mut out: Vec<Vec<Attribution>> = (0..pass.batch()).map(|_| Vec::with_capacity(targets.len())).collect();
+    let mut out: Vec<Vec<Attribution>> = (0..pass.batch())
+        .map(|_| Vec::with_capacity(targets.len()))
+        .collect();
     for t in targets {
         for (i, a) in pass.attribute(t)?.into_iter().enumerate() {
             out[i].push(a);

@@ -19,7 +19,9 @@ impl Reduction {
     /// Reduces a `[3, h, w]` attribution to `[h, w]`.
     pub fn apply(self, raw: ArrayView3<f32>) -> Array2<f32> {
         match self {
-            Reduction::MaxAbs => raw.map_axis(Axis(0), |v| v.iter().fold(0f32, |m, x| m.max(x.abs()))),
+            Reduction::MaxAbs => {
+                raw.map_axis(Axis(0), |v| v.iter().fold(0f32, |m, x| m.max(x.abs())))
+            }
             Reduction::SumAbs => raw.map_axis(Axis(0), |v| v.iter().map(|x| x.abs()).sum()),
             Reduction::L2 => raw.map_axis(Axis(0), |v| v.iter().map(|x| x * x).sum::<f32>().sqrt()),
         }
@@ -41,7 +43,9 @@ impl FromStr for Reduction {
             "max-abs" | "maxabs" => Ok(Reduction::MaxAbs),
             "sum-abs" | "sumabs" => Ok(Reduction::SumAbs),
             "l2" => Ok(Reduction::L2),
-            _ => Err(format!("unknown reduction `{s}`; expected max-abs, sum-abs or l2")),
+            _ => Err(format!(
+                "unknown reduction `{s}`; expected max-abs, sum-abs or l2"
+            )),
         }
     }
 }
@@ -54,8 +58,23 @@ mod tests {
     #[test]
     fn reductions_by_hand() {
         let raw = Array3::from_shape_vec((3, 1, 2), vec![1.0, -3.0, -2.0, 0.0, 2.0, 4.0]).unwrap();
-        assert_eq!(Reduction::MaxAbs.apply(raw.view()).into_raw_vec_and_offset().0, vec![2.0, 4.0]);
-        assert_eq!(Reduction::SumAbs.apply(raw.view()).into_raw_vec_and_offset().0, vec![5.0, 7.0]);
-        assert_eq!(Reduction::L2.apply(raw.view()).into_raw_vec_and_offset().0, vec![3.0, 5.0]);
+        assert_eq!(
+            Reduction::MaxAbs
+                .apply(raw.view())
+                .into_raw_vec_and_offset()
+                .0,
+            vec![2.0, 4.0]
+        );
+        assert_eq!(
+            Reduction::SumAbs
+                .apply(raw.view())
+                .into_raw_vec_and_offset()
+                .0,
+            vec![5.0, 7.0]
+        );
+        assert_eq!(
+            Reduction::L2.apply(raw.view()).into_raw_vec_and_offset().0,
+            vec![3.0, 5.0]
+        );
     }
 }

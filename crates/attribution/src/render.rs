@@ -20,7 +20,13 @@ pub fn display_max(map: &Array2<f32>) -> f32 {
 /// Values scaled to 0..=1 for display (all zeros for an all-zero map).
 pub fn normalised(map: &Array2<f32>) -> Array2<f32> {
     let top = display_max(map);
-    map.mapv(|v| if top > 0.0 && v.is_finite() { (v / top).clamp(0.0, 1.0) } else { 0.0 })
+    map.mapv(|v| {
+        if top > 0.0 && v.is_finite() {
+            (v / top).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    })
 }
 
 /// The map in the inferno colour map.
@@ -41,13 +47,18 @@ pub fn overlay(image: &RgbImage, map: &Array2<f32>) -> RgbImage {
     RgbImage::from_fn(image.width(), image.height(), |x, y| {
         let a = 0.25 + 0.65 * n[(y as usize, x as usize)];
         let (p, q) = (image.get_pixel(x, y), heat.get_pixel(x, y));
-        Rgb(std::array::from_fn(|c| ((1.0 - a) * p[c] as f32 + a * q[c] as f32).round() as u8))
+        Rgb(std::array::from_fn(|c| {
+            ((1.0 - a) * p[c] as f32 + a * q[c] as f32).round() as u8
+        }))
     })
 }
 
 /// Saves an RGB image as PNG.
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
-    img.save(path).map_err(|e| AttributionError::Write { path: path.display().to_string(), reason: e.to_string() })
+    img.save(path).map_err(|e| AttributionError::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -39,7 +39,10 @@ impl Target {
         if spec.eq_ignore_ascii_case("top1") {
             return Ok(Target::Top1);
         }
-        let c = model.classes().resolve(spec).map_err(AttributionError::Target)?;
+        let c = model
+            .classes()
+            .resolve(spec)
+            .map_err(AttributionError::Target)?;
         Ok(Target::Class(c.index))
     }
 
@@ -57,10 +60,14 @@ impl Target {
                 model.name(),
                 n - 1
             ))),
-            Target::Rank(k) if *k >= n => Err(AttributionError::Target(format!("rank {k} is out of range: {n} classes"))),
+            Target::Rank(k) if *k >= n => Err(AttributionError::Target(format!(
+                "rank {k} is out of range: {n} classes"
+            ))),
             Target::Neuron { layer, index } => {
                 let info = model.layer(layer)?;
-                if index.len() != info.shape.len() || index.iter().zip(&info.shape).any(|(i, s)| i >= s) {
+                if index.len() != info.shape.len()
+                    || index.iter().zip(&info.shape).any(|(i, s)| i >= s)
+                {
                     return Err(AttributionError::Target(format!(
                         "neuron {index:?} is outside layer {layer}, whose shape per image is {:?}",
                         info.shape
@@ -95,7 +102,12 @@ impl Target {
             Some(c) => format!("class {class} ({} {})", c.wnid, c.name),
             None => format!("class {class}"),
         };
-        ResolvedTarget { class: Some(class), layer: None, unit: None, label }
+        ResolvedTarget {
+            class: Some(class),
+            layer: None,
+            unit: None,
+            label,
+        }
     }
 
     pub(crate) fn resolve_unit(&self) -> ResolvedTarget {

@@ -90,7 +90,9 @@ pub fn ten_crop(
         Target::Top1 | Target::Rank(_) => {
             let k = if let Target::Rank(k) = target { *k } else { 0 };
             let n = pass.logits[0].len();
-            let mean: Vec<f32> = (0..n).map(|j| pass.logits.iter().map(|r| r[j]).sum::<f32>() / 10.0).collect();
+            let mean: Vec<f32> = (0..n)
+                .map(|j| pass.logits.iter().map(|r| r[j]).sum::<f32>() / 10.0)
+                .collect();
             let mut idx: Vec<usize> = (0..n).collect();
             idx.sort_by(|&a, &b| mean[b].total_cmp(&mean[a]));
             let (s, r) = pass.class_scores(&[idx[k]; 10])?;
@@ -113,7 +115,12 @@ pub fn ten_crop(
     }
     acc.zip_mut_with(&count, |a, &c| *a /= c.max(1.0));
     let score = attributions.iter().map(|a| a.score).sum::<f32>() / attributions.len() as f32;
-    Ok(TenCropResult { map: acc, resized, target: attributions[0].target.clone(), score })
+    Ok(TenCropResult {
+        map: acc,
+        resized,
+        target: attributions[0].target.clone(),
+        score,
+    })
 }
 
 #[cfg(test)]
@@ -125,6 +132,9 @@ mod tests {
         let g = TenCrop::default();
         assert_eq!(g.resized_size(500, 375), (341, 256));
         assert_eq!(g.resized_size(256, 256), (256, 256));
-        assert_eq!(TenCrop::offsets(256, 256, 224), [(0, 0), (32, 0), (0, 32), (32, 32), (16, 16)]);
+        assert_eq!(
+            TenCrop::offsets(256, 256, 224),
+            [(0, 0), (32, 0), (0, 32), (32, 32), (16, 16)]
+        );
     }
 }

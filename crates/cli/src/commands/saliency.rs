@@ -3,7 +3,7 @@
 use crate::model_args::ModelArgs;
 use anyhow::{bail, Context};
 use attribution::render::{heatmap, overlay, save_png};
-use attribution::{attribute, npy, ten_crop, Method, Reduction, TenCrop, Target};
+use attribution::{attribute, npy, ten_crop, Method, Reduction, Target, TenCrop};
 use convnet::preprocess::load_rgb;
 use convnet::ImageModel;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -44,7 +44,10 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let model = args.model.load()?;
     let target = match (&args.layer, args.channel) {
-        (Some(layer), Some(channel)) => Target::Channel { layer: layer.clone(), channel },
+        (Some(layer), Some(channel)) => Target::Channel {
+            layer: layer.clone(),
+            channel,
+        },
         _ => Target::class(&args.class, &*model)?,
     };
     target.validate(&*model)?;
@@ -56,10 +59,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
     let jsonl = args.out.join("saliency.jsonl");
-    let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&jsonl).with_context(|| jsonl.display().to_string())?;
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&jsonl)
+        .with_context(|| jsonl.display().to_string())?;
     let bar = if args.images.len() > 3 {
-        ProgressBar::new(args.images.len() as u64)
-            .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} images, {per_sec}, eta {eta}").expect("valid template"))
+        ProgressBar::new(args.images.len() as u64).with_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} images, {per_sec}, eta {eta}")
+                .expect("valid template"),
+        )
     } else {
         ProgressBar::hidden()
     };
@@ -82,24 +91,49 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("{} of {} images failed: {}", failed.len(), args.images.len(), failed.join(", "));
+        eprintln!(
+            "{} of {} images failed: {}",
+            failed.len(),
+            args.images.len(),
+            failed.join(", ")
+        );
         Ok(ExitCode::from(1))
     }
 }
 
 /// Writes the outputs for one image and returns its JSON line.
-fn explain(args: &Args, model: &dyn ImageModel, target: &Target, path: &Path) -> anyhow::Result<String> {
+fn explain(
+    args: &Args,
+    model: &dyn ImageModel,
+    target: &Target,
+    path: &Path,
+) -> anyhow::Result<String> {
     let img = load_rgb(path)?;
     let (map, shown, resolved, score) = if args.crops == 10 {
-        let r = ten_crop(model, &img, target, args.method, args.reduce, TenCrop::default())?;
+        let r = ten_crop(
+            model,
+            &img,
+            target,
+            args.method,
+            args.reduce,
+            TenCrop::default(),
+        )?;
         (r.map, r.resized, r.target, r.score)
     } else {
         let shown = model.preprocessing().resize(&img);
-        let x = model.preprocessing().batch(std::slice::from_ref(&shown), model.device())?;
-        let a = attribute(model, &x, std::slice::from_ref(target), args.method)?.remove(0).remove(0);
+        let x = model
+            .preprocessing()
+            .batch(std::slice::from_ref(&shown), model.device())?;
+        let a = attribute(model, &x, std::slice::from_ref(target), args.method)?
+            .remove(0)
+            .remove(0);
         (a.map(args.reduce), shown, a.target, a.score)
     };
-    let stem = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+    let stem = path
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
     let files = write_outputs(&args.out, &stem, &map, &shown)?;
     Ok(serde_json::json!({
         "image": path.display().to_string(),
@@ -116,10 +150,19 @@ fn explain(args: &Args, model: &dyn ImageModel, target: &Target, path: &Path) ->
     .to_string())
 }
 
-fn write_outputs(out: &Path, stem: &str, map: &Array2<f32>, shown: &image::RgbImage) -> anyhow::Result<serde_json::Value> {
+fn write_outputs(
+    out: &Path,
+    stem: &str,
+    map: &Array2<f32>,
+    shown: &image::RgbImage,
+) -> anyhow::Result<serde_json::Value> {
     let npy_path = out.join(format!("{stem}.npy"));
     let standard = map.as_standard_layout();
-    npy::write_f32(&npy_path, &[map.nrows(), map.ncols()], standard.as_slice().expect("standard layout"))?;
+    npy::write_f32(
+        &npy_path,
+        &[map.nrows(), map.ncols()],
+        standard.as_slice().expect("standard layout"),
+    )?;
     let heat_path = out.join(format!("{stem}_heatmap.png"));
     save_png(&heatmap(map), &heat_path)?;
     let overlay_path = out.join(format!("{stem}_overlay.png"));
