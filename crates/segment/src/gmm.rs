@@ -1,0 +1,232 @@
+//! Gaussian-mixture colour models (full covariance), fitted with linfa-clustering, scored
+//! here: linfa gives no per-sample likelihood, so `−log p(x)` is computed from the fitted
+//! weights, means and precisions with log-sum-exp. Fitting falls back to fewer components
+//! and stronger covariance regularisation when linfa reports an error (or panics), and says
+//! so.
+use linfa::prelude::*;
+use linfa_clustering::{GaussianMixtureModel, GmmInitMethod};
+use ndarray::{Array1, Array2, Axis};
+use rand_xoshiro::rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256Plus;
+
+/// A fitted mixture of 3-D Gaussians, ready to score colours.
+#[derive(Clone, Debug)]
+pub struct ColourModel {
+    /// `log w_k − ½ log|Σ_k| − (3/2) log 2π` per component.
+    log_norm: Vec<f64>,
+    means: Vec<[f64; 3]>,
+    precisions: Vec<[[f64; 3]; 3]>,
+    /// Components actually used.
+    pub components: usize,
+}
+
+/// How a fit went.
+#[derive(Clone, Debug, Default)]
+pub struct FitReport {
+    pub notes: Vec<String>,
+}
+
+/// Fitting parameters.
+#[derive(Clone, Debug)]
+pub struct GmmParams {
+    pub components: usize,
+    /// Added to the covariance diagonals (in squared 0..255 colour units).
+    pub reg_covariance: f64,
+    pub max_iterations: u64,
+    pub tolerance: f64,
+    /// At most this many pixels are used to fit (a random subsample); all are scored.
+    pub max_samples: usize,
+    pub seed: u64,
+}
+
+impl Default for GmmParams {
+    fn default() -> Self {
+        GmmParams { components: 5, reg_covariance: 1e-2, max_iterations: 100, tolerance: 1e-3, max_samples: 4096, seed: 0 }
+    }
+}
+
+fn det3(m: &[[f64; 3]; 3]) -> f64 {
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+}
+
+fn subsample(points: &Array2<f64>, max: usize, seed: u64) -> Array2<f64> {
+    let n = points.nrows();
+    if n <= max {
+        return points.clone();
+    }
+    // Evenly strided with a seeded offset: deterministic and spread over the whole image.
+    let step = n as f64 / max as f64;
+    let offset = (seed % 1000) as f64 / 1000.0 * step;
+    let idx: Vec<usize> = (0..max).map(|i| ((offset + i as f64 * step) as usize).min(n - 1)).collect();
+    points.select(Axis(0), &idx)
+}
+
+impl ColourModel {
+    /// Fits a mixture to `points` (`[n, 3]`, colours in 0..255).
+    pub fn fit(points: &Array2<f64>, params: &GmmParams) -> (ColourModel, FitReport) {
+        let mut report = FitReport::default();
+        let data = subsample(points, params.max_samples, params.seed);
+        if data.nrows() < points.nrows() {
+            report.notes.push(format!("fitted on {} of {} pixels", data.nrows(), points.nrows()));
+        }
+        let mut k = params.components.min(data.nrows()).max(1);
+        if k < params.components {
+            report.notes.push(format!("{} seed pixels: {k} components instead of {}", data.nrows(), params.components));
+        }
+        let mut reg = params.reg_covariance;
+        for _attempt in 0..6 {
+            match try_fit(&data, k, reg, params) {
+                Ok(model) => return (model, report),
+                Err(e) => {
+                    report.notes.push(format!("GMM with {k} components, reg {reg:.0e} failed ({e})"));
+                    if k > 1 {
+                        k -= 1;
+                    } else {
+                        reg *= 100.0;
+                    }
+                }
+            }
+        }
+        report.notes.push("fell back to one Gaussian from the sample mean and covariance".into());
+        (ColourModel::single(&data, reg.max(1.0)), report)
+    }
+
+    /// One Gaussian from the sample moments, regularised by `reg` on the diagonal.
+    pub fn single(data: &Array2<f64>, reg: f64) -> ColourModel {
+        let n = data.nrows().max(1) as f64;
+        let mean = data.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(3));
+        let mut cov = [[0f64; 3]; 3];
+        for row in data.rows() {
+            for i in 0..3 {
+                for j in 0..3 {
+                    cov[i][j] += (row[i] - mean[i]) * (row[j] - mean[j]) / n;
+                }
+            }
+        }
+        for (i, row) in cov.iter_mut().enumerate() {
+            row[i] += reg;
+        }
+        let precision = invert3(&cov).unwrap_or([[1.0 / reg, 0.0, 0.0], [0.0, 1.0 / reg, 0.0], [0.0, 0.0, 1.0 / reg]]);
+        ColourModel::from_parts(&[1.0], &[[mean[0], mean[1], mean[2]]], &[precision])
+    }
+
+    fn from_parts(weights: &[f64], means: &[[f64; 3]], precisions: &[[[f64; 3]; 3]]) -> ColourModel {
+        let log_norm = weights
+            .iter()
+            .zip(precisions)
+            .map(|(w, p)| w.max(1e-300).ln() + 0.5 * det3(p).max(1e-300).ln() - 1.5 * (2.0 * std::f64::consts::PI).ln())
+            .collect();
+        ColourModel { log_norm, means: means.to_vec(), precisions: precisions.to_vec(), components: weights.len() }
+    }
+
+    /// `−log p(x)` for a colour `x`.
+    #[inline]
+    pub fn neg_log_likelihood(&self, x: [f64; 3]) -> f64 {
+        let mut terms = [0f64; 16];
+        let mut best = f64::NEG_INFINITY;
+        for k in 0..self.components {
+            let m = &self.means[k];
+            let d = [x[0] - m[0], x[1] - m[1], x[2] - m[2]];
+            let p = &self.precisions[k];
+            let mut q = 0.0;
+            for i in 0..3 {
+                q += d[i] * (p[i][0] * d[0] + p[i][1] * d[1] + p[i][2] * d[2]);
+            }
+            let t = self.log_norm[k] - 0.5 * q;
+            terms[k.min(15)] = t;
+            best = best.max(t);
+        }
+        let sum: f64 = terms[..self.components.min(16)].iter().map(|t| (t - best).exp()).sum();
+        -(best + sum.ln())
+    }
+}
+
+fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
+    let d = det3(m);
+    if d.abs() < 1e-300 || !d.is_finite() {
+        return None;
+    }
+    let c = |a: usize, b: usize, e: usize, f: usize| m[a][b] * m[e][f] - m[a][f] * m[e][b];
+    Some([
+        [c(1, 1, 2, 2) / d, -c(0, 1, 2, 2) / d, c(0, 1, 1, 2) / d],
+        [-c(1, 0, 2, 2) / d, c(0, 0, 2, 2) / d, -c(0, 0, 1, 2) / d],
+        [c(1, 0, 2, 1) / d, -c(0, 0, 2, 1) / d, c(0, 0, 1, 1) / d],
+    ])
+}
+
+fn try_fit(data: &Array2<f64>, k: usize, reg: f64, params: &GmmParams) -> Result<ColourModel, String> {
+    let dataset = DatasetBase::from(data.clone());
+    let rng = Xoshiro256Plus::seed_from_u64(params.seed);
+    let fitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        GaussianMixtureModel::params(k)
+            .n_runs(1)
+            .tolerance(params.tolerance)
+            .max_n_iterations(params.max_iterations)
+            .reg_covariance(reg)
+            .init_method(GmmInitMethod::Random)
+            .with_rng(rng)
+            .fit(&dataset)
+    }))
+    .map_err(|_| "linfa panicked".to_string())?
+    .map_err(|e| e.to_string())?;
+    let w = fitted.weights();
+    let means = fitted.means();
+    let prec = fitted.precisions();
+    let mut ms = Vec::with_capacity(k);
+    let mut ps = Vec::with_capacity(k);
+    for c in 0..w.len() {
+        ms.push([means[(c, 0)], means[(c, 1)], means[(c, 2)]]);
+        let mut p = [[0f64; 3]; 3];
+        for (i, row) in p.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = prec[(c, i, j)];
+            }
+        }
+        if !p.iter().flatten().all(|v| v.is_finite()) || det3(&p) <= 0.0 {
+            return Err("non-finite or singular precision".into());
+        }
+        ps.push(p);
+    }
+    if !w.iter().all(|v| v.is_finite()) {
+        return Err("non-finite weights".into());
+    }
+    Ok(ColourModel::from_parts(w.as_slice().unwrap_or(&w.to_vec()), &ms, &ps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_gaussian_likelihood_by_hand() {
+        // Identity covariance at the origin: −log p(x) = ½|x|² + (3/2) log 2π.
+        let m = ColourModel::from_parts(&[1.0], &[[0.0; 3]], &[[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]]);
+        let want = 0.5 * 14.0 + 1.5 * (2.0 * std::f64::consts::PI).ln();
+        assert!((m.neg_log_likelihood([1.0, 2.0, 3.0]) - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn two_clusters_are_separated() {
+        let mut pts = Vec::new();
+        for i in 0..400 {
+            let j = (i % 7) as f64;
+            pts.extend_from_slice(&[20.0 + j, 30.0 - j, 40.0 + j * 0.5]);
+            pts.extend_from_slice(&[200.0 - j, 180.0 + j, 220.0 - j * 0.3]);
+        }
+        let a = Array2::from_shape_vec((800, 3), pts).unwrap();
+        let (m, _) = ColourModel::fit(&a, &GmmParams { components: 2, ..Default::default() });
+        assert!(m.neg_log_likelihood([21.0, 29.0, 40.0]) < m.neg_log_likelihood([110.0, 100.0, 120.0]));
+        assert!(m.neg_log_likelihood([199.0, 181.0, 220.0]) < m.neg_log_likelihood([110.0, 100.0, 120.0]));
+    }
+
+    #[test]
+    fn degenerate_data_falls_back_and_says_so() {
+        // Three identical points: 5 components cannot be fitted.
+        let a = Array2::from_shape_vec((3, 3), vec![5.0; 9]).unwrap();
+        let (m, r) = ColourModel::fit(&a, &GmmParams::default());
+        assert!(m.components <= 3);
+        assert!(!r.notes.is_empty());
+        assert!(m.neg_log_likelihood([5.0, 5.0, 5.0]).is_finite());
+    }
+}

@@ -1,0 +1,149 @@
+//! Properties of our Boykov–Kolmogorov max-flow on random graphs (general and grid): the
+//! flow value equals an independent Dinic's (petgraph) and the capacity of the returned cut,
+//! flows respect capacities and are conserved at every node.
+use petgraph::graph::DiGraph;
+use proptest::prelude::*;
+use segment::maxflow::{FlowGraph, GraphBuilder, Side};
+
+#[derive(Clone, Debug)]
+struct Net {
+    n: usize,
+    edges: Vec<(usize, usize, f64, f64)>,
+    terminals: Vec<(f64, f64)>,
+}
+
+fn build(net: &Net) -> FlowGraph {
+    let mut b = GraphBuilder::new(net.n);
+    for &(u, v, c, r) in &net.edges {
+        b.add_edge(u, v, c, r);
+    }
+    for (u, &(s, t)) in net.terminals.iter().enumerate() {
+        b.add_terminal(u, s, t);
+    }
+    b.build()
+}
+
+fn dinic(net: &Net) -> f64 {
+    let mut g = DiGraph::<(), f64>::new();
+    let nodes: Vec<_> = (0..net.n + 2).map(|_| g.add_node(())).collect();
+    let (s, t) = (nodes[net.n], nodes[net.n + 1]);
+    for &(u, v, c, r) in &net.edges {
+        g.add_edge(nodes[u], nodes[v], c);
+        g.add_edge(nodes[v], nodes[u], r);
+    }
+    for (u, &(a, b)) in net.terminals.iter().enumerate() {
+        g.add_edge(s, nodes[u], a);
+        g.add_edge(nodes[u], t, b);
+    }
+    petgraph::algo::dinics(&g, s, t).0
+}
+
+fn check(net: &Net) -> Result<(), TestCaseError> {
+    let mut g = build(net);
+    let flow = g.maxflow();
+    let reference = dinic(net);
+    prop_assert!((flow - reference).abs() < 1e-6, "BK {flow} vs Dinic {reference}");
+    prop_assert!((g.cut_capacity() - flow).abs() < 1e-6, "cut {} vs flow {flow}", g.cut_capacity());
+    // Flows are antisymmetric on each arc pair (f(u→v) = −f(v→u)), so a node's net outflow
+    // is the sum over its own arcs.
+    let mut net_out = vec![0.0f64; net.n];
+    for (u, v, cap, f) in g.arc_flows() {
+        prop_assert!(f <= cap + 1e-9, "arc {u}->{v}: flow {f} above capacity {cap}");
+        net_out[u] += f;
+    }
+    let mut from_source = 0.0;
+    for u in 0..net.n {
+        let (fs, ft) = g.terminal_flows(u);
+        prop_assert!(fs >= -1e-9 && fs <= net.terminals[u].0 + 1e-9);
+        prop_assert!(ft >= -1e-9 && ft <= net.terminals[u].1 + 1e-9);
+        // What comes in from the source leaves through arcs or to the sink.
+        prop_assert!((fs - ft - net_out[u]).abs() < 1e-6, "node {u} loses flow");
+        from_source += fs;
+    }
+    prop_assert!((from_source - flow).abs() < 1e-6);
+    // The source side of the cut is closed under residual arcs.
+    for (u, v, cap, f) in g.arc_flows() {
+        if g.side(u) == Side::Source && g.side(v) == Side::Sink {
+            prop_assert!(cap - f < 1e-9, "residual arc {u}->{v} crosses the cut");
+        }
+    }
+    Ok(())
+}
+
+fn general() -> impl Strategy<Value = Net> {
+    (2usize..14).prop_flat_map(|n| {
+        let edge = (0..n, 0..n, 0u32..20, 0u32..20).prop_filter("no loops", |(u, v, _, _)| u != v);
+        (
+            Just(n),
+            prop::collection::vec(edge, 0..40),
+            prop::collection::vec((0u32..25, 0u32..25), n),
+        )
+            .prop_map(|(n, e, t)| Net {
+                n,
+                edges: e.into_iter().map(|(u, v, c, r)| (u, v, c as f64, r as f64)).collect(),
+                terminals: t.into_iter().map(|(a, b)| (a as f64, b as f64)).collect(),
+            })
+    })
+}
+
+fn grid() -> impl Strategy<Value = Net> {
+    (1usize..7, 1usize..7, any::<bool>()).prop_flat_map(|(w, h, eight)| {
+        let mut pairs = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                let mut nb = vec![(0isize, 1isize), (1, 0)];
+                if eight {
+                    nb.extend([(1, 1), (1, -1)]);
+                }
+                for (dy, dx) in nb {
+                    let (ny, nx) = (y as isize + dy, x as isize + dx);
+                    if ny < h as isize && nx >= 0 && nx < w as isize {
+                        pairs.push((y * w + x, ny as usize * w + nx as usize));
+                    }
+                }
+            }
+        }
+        let m = pairs.len();
+        (
+            Just((w * h, pairs)),
+            prop::collection::vec(0.0f64..10.0, m),
+            prop::collection::vec((0.0f64..30.0, 0.0f64..30.0), w * h),
+        )
+            .prop_map(|((n, pairs), caps, t)| Net {
+                n,
+                edges: pairs.into_iter().zip(caps).map(|((u, v), c)| (u, v, c, c)).collect(),
+                terminals: t,
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn general_graphs(net in general()) {
+        check(&net)?;
+    }
+
+    #[test]
+    fn grid_graphs(net in grid()) {
+        check(&net)?;
+    }
+}
+
+#[test]
+fn a_textbook_network() {
+    // s→0 (10), s→1 (10), 0→1 (2), 0→2 (4), 0→3 (8), 1→3 (9), 3→2 (6), 2→t (10), 3→t (10): 19.
+    let mut b = GraphBuilder::new(4);
+    b.add_terminal(0, 10.0, 0.0);
+    b.add_terminal(1, 10.0, 0.0);
+    b.add_edge(0, 1, 2.0, 0.0);
+    b.add_edge(0, 2, 4.0, 0.0);
+    b.add_edge(0, 3, 8.0, 0.0);
+    b.add_edge(1, 3, 9.0, 0.0);
+    b.add_edge(3, 2, 6.0, 0.0);
+    b.add_terminal(2, 0.0, 10.0);
+    b.add_terminal(3, 0.0, 10.0);
+    let mut g = b.build();
+    assert_eq!(g.maxflow(), 19.0);
+}
