@@ -27,8 +27,18 @@ pub fn bounding_box(mask: &Array2<bool>) -> Option<BoundingBox> {
         if v {
             let (x, y) = (x as u32, y as u32);
             b = Some(match b {
-                None => BoundingBox { x0: x, y0: y, x1: x, y1: y },
-                Some(b) => BoundingBox { x0: b.x0.min(x), y0: b.y0.min(y), x1: b.x1.max(x), y1: b.y1.max(y) },
+                None => BoundingBox {
+                    x0: x,
+                    y0: y,
+                    x1: x,
+                    y1: y,
+                },
+                Some(b) => BoundingBox {
+                    x0: b.x0.min(x),
+                    y0: b.y0.min(y),
+                    x1: b.x1.max(x),
+                    y1: b.y1.max(y),
+                },
             });
         }
     }
@@ -95,7 +105,15 @@ mod tests {
         let c = largest_component(&m);
         assert_eq!(c.iter().filter(|v| **v).count(), 3);
         assert!(c[(0, 0)] && c[(2, 2)] && !c[(0, 4)]);
-        assert_eq!(bounding_box(&c), Some(BoundingBox { x0: 0, y0: 0, x1: 2, y1: 2 }));
+        assert_eq!(
+            bounding_box(&c),
+            Some(BoundingBox {
+                x0: 0,
+                y0: 0,
+                x1: 2,
+                y1: 2
+            })
+        );
         assert_eq!(bounding_box(&Array2::from_elem((2, 2), false)), None);
     }
 }

@@ -41,12 +41,20 @@ pub struct GmmParams {
 
 impl Default for GmmParams {
     fn default() -> Self {
-        GmmParams { components: 5, reg_covariance: 1e-2, max_iterations: 100, tolerance: 1e-3, max_samples: 4096, seed: 0 }
+        GmmParams {
+            components: 5,
+            reg_covariance: 1e-2,
+            max_iterations: 100,
+            tolerance: 1e-3,
+            max_samples: 2048,
+            seed: 0,
+        }
     }
 }
 
 fn det3(m: &[[f64; 3]; 3]) -> f64 {
-    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
 }
 
@@ -58,7 +66,9 @@ fn subsample(points: &Array2<f64>, max: usize, seed: u64) -> Array2<f64> {
     // Evenly strided with a seeded offset: deterministic and spread over the whole image.
     let step = n as f64 / max as f64;
     let offset = (seed % 1000) as f64 / 1000.0 * step;
-    let idx: Vec<usize> = (0..max).map(|i| ((offset + i as f64 * step) as usize).min(n - 1)).collect();
+    let idx: Vec<usize> = (0..max)
+        .map(|i| ((offset + i as f64 * step) as usize).min(n - 1))
+        .collect();
     points.select(Axis(0), &idx)
 }
 
@@ -68,18 +78,28 @@ impl ColourModel {
         let mut report = FitReport::default();
         let data = subsample(points, params.max_samples, params.seed);
         if data.nrows() < points.nrows() {
-            report.notes.push(format!("fitted on {} of {} pixels", data.nrows(), points.nrows()));
+            report.notes.push(format!(
+                "fitted on {} of {} pixels",
+                data.nrows(),
+                points.nrows()
+            ));
         }
         let mut k = params.components.min(data.nrows()).max(1);
         if k < params.components {
-            report.notes.push(format!("{} seed pixels: {k} components instead of {}", data.nrows(), params.components));
+            report.notes.push(format!(
+                "{} seed pixels: {k} components instead of {}",
+                data.nrows(),
+                params.components
+            ));
         }
         let mut reg = params.reg_covariance;
         for _attempt in 0..6 {
             match try_fit(&data, k, reg, params) {
                 Ok(model) => return (model, report),
                 Err(e) => {
-                    report.notes.push(format!("GMM with {k} components, reg {reg:.0e} failed ({e})"));
+                    report.notes.push(format!(
+                        "GMM with {k} components, reg {reg:.0e} failed ({e})"
+                    ));
                     if k > 1 {
                         k -= 1;
                     } else {
@@ -88,7 +108,9 @@ impl ColourModel {
                 }
             }
         }
-        report.notes.push("fell back to one Gaussian from the sample mean and covariance".into());
+        report
+            .notes
+            .push("fell back to one Gaussian from the sample mean and covariance".into());
         (ColourModel::single(&data, reg.max(1.0)), report)
     }
 
@@ -107,17 +129,33 @@ impl ColourModel {
         for (i, row) in cov.iter_mut().enumerate() {
             row[i] += reg;
         }
-        let precision = invert3(&cov).unwrap_or([[1.0 / reg, 0.0, 0.0], [0.0, 1.0 / reg, 0.0], [0.0, 0.0, 1.0 / reg]]);
+        let precision = invert3(&cov).unwrap_or([
+            [1.0 / reg, 0.0, 0.0],
+            [0.0, 1.0 / reg, 0.0],
+            [0.0, 0.0, 1.0 / reg],
+        ]);
         ColourModel::from_parts(&[1.0], &[[mean[0], mean[1], mean[2]]], &[precision])
     }
 
-    fn from_parts(weights: &[f64], means: &[[f64; 3]], precisions: &[[[f64; 3]; 3]]) -> ColourModel {
+    fn from_parts(
+        weights: &[f64],
+        means: &[[f64; 3]],
+        precisions: &[[[f64; 3]; 3]],
+    ) -> ColourModel {
         let log_norm = weights
             .iter()
             .zip(precisions)
-            .map(|(w, p)| w.max(1e-300).ln() + 0.5 * det3(p).max(1e-300).ln() - 1.5 * (2.0 * std::f64::consts::PI).ln())
+            .map(|(w, p)| {
+                w.max(1e-300).ln() + 0.5 * det3(p).max(1e-300).ln()
+                    - 1.5 * (2.0 * std::f64::consts::PI).ln()
+            })
             .collect();
-        ColourModel { log_norm, means: means.to_vec(), precisions: precisions.to_vec(), components: weights.len() }
+        ColourModel {
+            log_norm,
+            means: means.to_vec(),
+            precisions: precisions.to_vec(),
+            components: weights.len(),
+        }
     }
 
     /// `−log p(x)` for a colour `x`.
@@ -137,7 +175,10 @@ impl ColourModel {
             terms[k.min(15)] = t;
             best = best.max(t);
         }
-        let sum: f64 = terms[..self.components.min(16)].iter().map(|t| (t - best).exp()).sum();
+        let sum: f64 = terms[..self.components.min(16)]
+            .iter()
+            .map(|t| (t - best).exp())
+            .sum();
         -(best + sum.ln())
     }
 }
@@ -155,7 +196,12 @@ fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
     ])
 }
 
-fn try_fit(data: &Array2<f64>, k: usize, reg: f64, params: &GmmParams) -> Result<ColourModel, String> {
+fn try_fit(
+    data: &Array2<f64>,
+    k: usize,
+    reg: f64,
+    params: &GmmParams,
+) -> Result<ColourModel, String> {
     let dataset = DatasetBase::from(data.clone());
     let rng = Xoshiro256Plus::seed_from_u64(params.seed);
     let fitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -191,7 +237,11 @@ fn try_fit(data: &Array2<f64>, k: usize, reg: f64, params: &GmmParams) -> Result
     if !w.iter().all(|v| v.is_finite()) {
         return Err("non-finite weights".into());
     }
-    Ok(ColourModel::from_parts(w.as_slice().unwrap_or(&w.to_vec()), &ms, &ps))
+    Ok(ColourModel::from_parts(
+        w.as_slice().unwrap_or(&w.to_vec()),
+        &ms,
+        &ps,
+    ))
 }
 
 #[cfg(test)]
@@ -201,7 +251,11 @@ mod tests {
     #[test]
     fn single_gaussian_likelihood_by_hand() {
         // Identity covariance at the origin: −log p(x) = ½|x|² + (3/2) log 2π.
-        let m = ColourModel::from_parts(&[1.0], &[[0.0; 3]], &[[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]]);
+        let m = ColourModel::from_parts(
+            &[1.0],
+            &[[0.0; 3]],
+            &[[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]],
+        );
         let want = 0.5 * 14.0 + 1.5 * (2.0 * std::f64::consts::PI).ln();
         assert!((m.neg_log_likelihood([1.0, 2.0, 3.0]) - want).abs() < 1e-12);
     }
@@ -215,9 +269,20 @@ mod tests {
             pts.extend_from_slice(&[200.0 - j, 180.0 + j, 220.0 - j * 0.3]);
         }
         let a = Array2::from_shape_vec((800, 3), pts).unwrap();
-        let (m, _) = ColourModel::fit(&a, &GmmParams { components: 2, ..Default::default() });
-        assert!(m.neg_log_likelihood([21.0, 29.0, 40.0]) < m.neg_log_likelihood([110.0, 100.0, 120.0]));
-        assert!(m.neg_log_likelihood([199.0, 181.0, 220.0]) < m.neg_log_likelihood([110.0, 100.0, 120.0]));
+        let (m, _) = ColourModel::fit(
+            &a,
+            &GmmParams {
+                components: 2,
+                ..Default::default()
+            },
+        );
+        assert!(
+            m.neg_log_likelihood([21.0, 29.0, 40.0]) < m.neg_log_likelihood([110.0, 100.0, 120.0])
+        );
+        assert!(
+            m.neg_log_likelihood([199.0, 181.0, 220.0])
+                < m.neg_log_likelihood([110.0, 100.0, 120.0])
+        );
     }
 
     #[test]

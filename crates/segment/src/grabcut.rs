@@ -8,25 +8,25 @@ use ndarray::Array2;
 /// Neighbour offsets (dy, dx) that cover every 8-neighbour pair once.
 const OFFSETS: [(usize, isize); 4] = [(0, 1), (1, 0), (1, 1), (1, -1)];
 
-fn sq_diff(img: &RgbImage, x0: u32, y0: u32, x1: u32, y1: u32) -> f64 {
-    let (a, b) = (img.get_pixel(x0, y0), img.get_pixel(x1, y1));
-    (0..3).map(|c| (a[c] as f64 - b[c] as f64).powi(2)).sum()
-}
-
 /// The neighbour pairs of the grid, as (p, q, ‖I_p − I_q‖², diagonal?).
-fn pairs(img: &RgbImage) -> Vec<(usize, usize, f64, bool)> {
+fn pairs(img: &RgbImage) -> Vec<(u32, u32, f32, bool)> {
     let (w, h) = (img.width() as usize, img.height() as usize);
+    let px = img.as_raw();
+    let sq = |p: usize, q: usize| -> f32 {
+        let (a, b) = (&px[3 * p..3 * p + 3], &px[3 * q..3 * q + 3]);
+        (0..3).map(|c| (a[c] as f32 - b[c] as f32).powi(2)).sum()
+    };
     let mut out = Vec::with_capacity(4 * w * h);
     for y in 0..h {
         for x in 0..w {
+            let p = y * w + x;
             for &(dy, dx) in &OFFSETS {
                 let (ny, nx) = (y + dy, x as isize + dx);
                 if ny >= h || nx < 0 || nx >= w as isize {
                     continue;
                 }
-                let nx = nx as usize;
-                let d = sq_diff(img, x as u32, y as u32, nx as u32, ny as u32);
-                out.push((y * w + x, ny * w + nx, d, dy == 1 && dx != 0));
+                let q = ny * w + nx as usize;
+                out.push((p as u32, q as u32, sq(p, q), dy == 1 && dx != 0));
             }
         }
     }
@@ -36,7 +36,7 @@ fn pairs(img: &RgbImage) -> Vec<(usize, usize, f64, bool)> {
 /// `β = 1 / (2 · mean ‖I_p − I_q‖²)` over all neighbour pairs (0 for a flat image).
 pub fn contrast_beta(img: &RgbImage) -> f64 {
     let p = pairs(img);
-    let total: f64 = p.iter().map(|t| t.2).sum();
+    let total: f64 = p.iter().map(|t| t.2 as f64).sum();
     if p.is_empty() || total <= 1e-12 {
         0.0
     } else {
@@ -57,12 +57,20 @@ pub fn build_graph(
     let w = img.width() as usize;
     let n = w * img.height() as usize;
     let p = pairs(img);
-    let total: f64 = p.iter().map(|t| t.2).sum();
-    let beta = if p.is_empty() || total <= 1e-12 { 0.0 } else { p.len() as f64 / (2.0 * total) };
+    let total: f64 = p.iter().map(|t| t.2 as f64).sum();
+    let beta = if p.is_empty() || total <= 1e-12 {
+        0.0
+    } else {
+        p.len() as f64 / (2.0 * total)
+    };
     let mut b = GraphBuilder::with_edge_capacity(n, p.len());
     for &(u, v, d, diagonal) in &p {
-        let weight = if diagonal { gamma / std::f64::consts::SQRT_2 } else { gamma } * (-beta * d).exp();
-        b.add_edge(u, v, weight, weight);
+        let weight = if diagonal {
+            gamma / std::f64::consts::SQRT_2
+        } else {
+            gamma
+        } * (-beta * d as f64).exp();
+        b.add_edge(u as usize, v as usize, weight, weight);
     }
     let big = 1e9;
     for (i, (&f, &g)) in cost_fg.iter().zip(cost_bg.iter()).enumerate() {
@@ -91,6 +99,9 @@ mod tests {
         // 2×1 image, one horizontal pair with ‖ΔI‖² = 3·10² → β = 1 / (2·300).
         let img = RgbImage::from_fn(2, 1, |x, _| image::Rgb([(x * 10) as u8; 3]));
         assert!((contrast_beta(&img) - 1.0 / 600.0).abs() < 1e-15);
-        assert_eq!(contrast_beta(&RgbImage::from_pixel(3, 3, image::Rgb([9, 9, 9]))), 0.0);
+        assert_eq!(
+            contrast_beta(&RgbImage::from_pixel(3, 3, image::Rgb([9, 9, 9]))),
+            0.0
+        );
     }
 }

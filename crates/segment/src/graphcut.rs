@@ -26,7 +26,13 @@ pub struct GraphCutParams {
 
 impl Default for GraphCutParams {
     fn default() -> Self {
-        GraphCutParams { fg_quantile: 0.95, bg_quantile: 0.30, gamma: 50.0, hard_seeds: false, gmm: GmmParams::default() }
+        GraphCutParams {
+            fg_quantile: 0.95,
+            bg_quantile: 0.30,
+            gamma: 50.0,
+            hard_seeds: false,
+            gmm: GmmParams::default(),
+        }
     }
 }
 
@@ -57,18 +63,28 @@ impl GraphCutSegmenter {
 
     fn validate(&self, image: &RgbImage, saliency: &Array2<f32>) -> Result<()> {
         let p = &self.params;
-        if !(0.0..=1.0).contains(&p.fg_quantile) || !(0.0..=1.0).contains(&p.bg_quantile) || p.bg_quantile > p.fg_quantile {
+        if !(0.0..=1.0).contains(&p.fg_quantile)
+            || !(0.0..=1.0).contains(&p.bg_quantile)
+            || p.bg_quantile > p.fg_quantile
+        {
             return Err(SegmentError::Parameter(format!(
                 "quantiles must satisfy 0 ≤ background ({}) ≤ foreground ({}) ≤ 1",
                 p.bg_quantile, p.fg_quantile
             )));
         }
-        if !(p.gamma >= 0.0) || p.gmm.components == 0 || p.gmm.components > 16 {
-            return Err(SegmentError::Parameter("γ must be ≥ 0 and components in 1..=16".into()));
+        if p.gamma.is_nan() || p.gamma < 0.0 || p.gmm.components == 0 || p.gmm.components > 16 {
+            return Err(SegmentError::Parameter(
+                "γ must be ≥ 0 and components in 1..=16".into(),
+            ));
         }
         let (h, w) = saliency.dim();
         if image.width() as usize != w || image.height() as usize != h {
-            return Err(SegmentError::SizeMismatch { map_h: h, map_w: w, img_h: image.height() as usize, img_w: image.width() as usize });
+            return Err(SegmentError::SizeMismatch {
+                map_h: h,
+                map_w: w,
+                img_h: image.height() as usize,
+                img_w: image.width() as usize,
+            });
         }
         if h == 0 || w == 0 {
             return Err(SegmentError::Empty);
@@ -90,14 +106,26 @@ impl Segmenter for GraphCutSegmenter {
         if fg_n == 0 || bg_n == 0 {
             notes.push(format!(
                 "no {} seeds: the saliency map is (nearly) constant",
-                if fg_n == 0 { "foreground" } else { "background" }
+                if fg_n == 0 {
+                    "foreground"
+                } else {
+                    "background"
+                }
             ));
             return Ok(Segmentation::nothing(dim, seeds, notes));
         }
         let (fg_model, r1) = ColourModel::fit(&colours(image, &seeds.foreground), &p.gmm);
         let (bg_model, r2) = ColourModel::fit(&colours(image, &seeds.background), &p.gmm);
-        notes.extend(r1.notes.into_iter().map(|n| format!("foreground model: {n}")));
-        notes.extend(r2.notes.into_iter().map(|n| format!("background model: {n}")));
+        notes.extend(
+            r1.notes
+                .into_iter()
+                .map(|n| format!("foreground model: {n}")),
+        );
+        notes.extend(
+            r2.notes
+                .into_iter()
+                .map(|n| format!("background model: {n}")),
+        );
         let w = image.width() as usize;
         let score = |m: &ColourModel| {
             Array2::from_shape_fn(dim, |(y, x)| {
@@ -106,7 +134,9 @@ impl Segmenter for GraphCutSegmenter {
             })
         };
         let (cost_fg, cost_bg) = (score(&fg_model), score(&bg_model));
-        let hard = p.hard_seeds.then_some((&seeds.foreground, &seeds.background));
+        let hard = p
+            .hard_seeds
+            .then_some((&seeds.foreground, &seeds.background));
         let mut graph = build_graph(image, &cost_fg, &cost_bg, p.gamma, hard);
         let flow = graph.maxflow();
         let foreground = Array2::from_shape_fn(dim, |(y, x)| graph.side(y * w + x) == Side::Source);
@@ -115,7 +145,14 @@ impl Segmenter for GraphCutSegmenter {
         if bbox.is_none() {
             notes.push("the cut labelled no pixel foreground".into());
         }
-        Ok(Segmentation { foreground, object, bbox, seeds, flow, notes })
+        Ok(Segmentation {
+            foreground,
+            object,
+            bbox,
+            seeds,
+            flow,
+            notes,
+        })
     }
 
     fn name(&self) -> &str {

@@ -42,22 +42,32 @@ fn check(net: &Net) -> Result<(), TestCaseError> {
     let mut g = build(net);
     let flow = g.maxflow();
     let reference = dinic(net);
-    prop_assert!((flow - reference).abs() < 1e-6, "BK {flow} vs Dinic {reference}");
-    prop_assert!((g.cut_capacity() - flow).abs() < 1e-6, "cut {} vs flow {flow}", g.cut_capacity());
+    prop_assert!(
+        (flow - reference).abs() < 1e-6,
+        "BK {flow} vs Dinic {reference}"
+    );
+    prop_assert!(
+        (g.cut_capacity() - flow).abs() < 1e-6,
+        "cut {} vs flow {flow}",
+        g.cut_capacity()
+    );
     // Flows are antisymmetric on each arc pair (f(u→v) = −f(v→u)), so a node's net outflow
     // is the sum over its own arcs.
     let mut net_out = vec![0.0f64; net.n];
     for (u, v, cap, f) in g.arc_flows() {
-        prop_assert!(f <= cap + 1e-9, "arc {u}->{v}: flow {f} above capacity {cap}");
+        prop_assert!(
+            f <= cap + 1e-9,
+            "arc {u}->{v}: flow {f} above capacity {cap}"
+        );
         net_out[u] += f;
     }
     let mut from_source = 0.0;
-    for u in 0..net.n {
+    for (u, out) in net_out.iter().enumerate() {
         let (fs, ft) = g.terminal_flows(u);
         prop_assert!(fs >= -1e-9 && fs <= net.terminals[u].0 + 1e-9);
         prop_assert!(ft >= -1e-9 && ft <= net.terminals[u].1 + 1e-9);
         // What comes in from the source leaves through arcs or to the sink.
-        prop_assert!((fs - ft - net_out[u]).abs() < 1e-6, "node {u} loses flow");
+        prop_assert!((fs - ft - out).abs() < 1e-6, "node {u} loses flow");
         from_source += fs;
     }
     prop_assert!((from_source - flow).abs() < 1e-6);
@@ -80,7 +90,10 @@ fn general() -> impl Strategy<Value = Net> {
         )
             .prop_map(|(n, e, t)| Net {
                 n,
-                edges: e.into_iter().map(|(u, v, c, r)| (u, v, c as f64, r as f64)).collect(),
+                edges: e
+                    .into_iter()
+                    .map(|(u, v, c, r)| (u, v, c as f64, r as f64))
+                    .collect(),
                 terminals: t.into_iter().map(|(a, b)| (a as f64, b as f64)).collect(),
             })
     })
@@ -111,7 +124,11 @@ fn grid() -> impl Strategy<Value = Net> {
         )
             .prop_map(|((n, pairs), caps, t)| Net {
                 n,
-                edges: pairs.into_iter().zip(caps).map(|((u, v), c)| (u, v, c, c)).collect(),
+                edges: pairs
+                    .into_iter()
+                    .zip(caps)
+                    .map(|((u, v), c)| (u, v, c, c))
+                    .collect(),
                 terminals: t,
             })
     })

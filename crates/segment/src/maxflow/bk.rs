@@ -61,7 +61,17 @@ impl FlowGraph {
                 s.adopt(p);
             }
         }
-        let side = s.tree.iter().map(|t| if *t == Tree::S { Side::Source } else { Side::Sink }).collect();
+        let side = s
+            .tree
+            .iter()
+            .map(|t| {
+                if *t == Tree::S {
+                    Side::Source
+                } else {
+                    Side::Sink
+                }
+            })
+            .collect();
         self.side = side;
         self.flow
     }
@@ -79,8 +89,8 @@ impl Search<'_> {
     #[inline]
     fn outward(&self, tree: Tree, a: usize) -> f64 {
         match tree {
-            Tree::S => self.g.cap[a],
-            _ => self.g.cap[self.g.sister[a] as usize],
+            Tree::S => self.g.arcs[a].cap,
+            _ => self.g.arcs[self.g.arcs[a].sister as usize].cap,
         }
     }
 
@@ -95,27 +105,31 @@ impl Search<'_> {
                 self.is_active[pu] = false;
                 continue;
             }
-            for a in self.g.first[pu]..self.g.first[pu + 1] {
+            for a in self.g.first[pu] as usize..self.g.first[pu + 1] as usize {
                 if self.outward(tp, a) <= 0.0 {
                     continue;
                 }
-                let q = self.g.head[a] as usize;
+                let q = self.g.arcs[a].head as usize;
                 match self.tree[q] {
                     Tree::Free => {
                         self.tree[q] = tp;
-                        self.parent[q] = self.g.sister[a];
+                        self.parent[q] = self.g.arcs[a].sister;
                         self.ts[q] = self.ts[pu];
                         self.dist[q] = self.dist[pu] + 1;
                         self.activate(q as u32);
                     }
                     tq if tq != tp => {
                         // The trees touch: p stays active for the next round.
-                        return Some(if tp == Tree::S { a } else { self.g.sister[a] as usize });
+                        return Some(if tp == Tree::S {
+                            a
+                        } else {
+                            self.g.arcs[a].sister as usize
+                        });
                     }
                     _ => {
                         // Same tree: take p as the parent if that shortens q's path.
                         if self.ts[q] <= self.ts[pu] && self.dist[q] > self.dist[pu] {
-                            self.parent[q] = self.g.sister[a];
+                            self.parent[q] = self.g.arcs[a].sister;
                             self.ts[q] = self.ts[pu];
                             self.dist[q] = self.dist[pu] + 1;
                         }
@@ -131,27 +145,29 @@ impl Search<'_> {
     /// Pushes the bottleneck flow along source → … → x → y → … → sink, where `meet` is x → y.
     fn augment(&mut self, meet: usize) {
         let g = &*self.g;
-        let x = g.head[g.sister[meet] as usize] as usize;
-        let y = g.head[meet] as usize;
-        let mut b = g.cap[meet];
+        let arcs = &g.arcs;
+        let x = arcs[arcs[meet].sister as usize].head as usize;
+        let y = arcs[meet].head as usize;
+        let mut b = arcs[meet].cap;
         let mut i = x;
         while self.parent[i] != TERMINAL {
-            let up = self.parent[i] as usize;
-            b = b.min(g.cap[g.sister[up] as usize]);
-            i = g.head[up] as usize;
+            let up = &arcs[self.parent[i] as usize];
+            b = b.min(arcs[up.sister as usize].cap);
+            i = up.head as usize;
         }
         b = b.min(g.tr[i]);
         let mut i = y;
         while self.parent[i] != TERMINAL {
-            let up = self.parent[i] as usize;
-            b = b.min(g.cap[up]);
-            i = g.head[up] as usize;
+            let up = &arcs[self.parent[i] as usize];
+            b = b.min(up.cap);
+            i = up.head as usize;
         }
         b = b.min(-g.tr[i]);
 
         let g = &mut *self.g;
-        g.cap[meet] -= b;
-        g.cap[g.sister[meet] as usize] += b;
+        let sister = g.arcs[meet].sister as usize;
+        g.arcs[meet].cap -= b;
+        g.arcs[sister].cap += b;
         // Source side: flow runs parent → child.
         let mut i = x;
         loop {
@@ -166,12 +182,11 @@ impl Search<'_> {
                 break;
             }
             let up = up as usize;
-            let down = g.sister[up] as usize;
-            g.cap[down] -= b;
-            g.cap[up] += b;
-            let next = g.head[up] as usize;
-            if g.cap[down] <= 0.0 {
-                g.cap[down] = 0.0;
+            let (down, next) = (g.arcs[up].sister as usize, g.arcs[up].head as usize);
+            g.arcs[up].cap += b;
+            g.arcs[down].cap -= b;
+            if g.arcs[down].cap <= 0.0 {
+                g.arcs[down].cap = 0.0;
                 self.parent[i] = ORPHAN;
                 self.orphans.push_back(i as u32);
             }
@@ -191,11 +206,11 @@ impl Search<'_> {
                 break;
             }
             let up = up as usize;
-            g.cap[up] -= b;
-            g.cap[g.sister[up] as usize] += b;
-            let next = g.head[up] as usize;
-            if g.cap[up] <= 0.0 {
-                g.cap[up] = 0.0;
+            let (back, next) = (g.arcs[up].sister as usize, g.arcs[up].head as usize);
+            g.arcs[up].cap -= b;
+            g.arcs[back].cap += b;
+            if g.arcs[up].cap <= 0.0 {
+                g.arcs[up].cap = 0.0;
                 self.parent[i] = ORPHAN;
                 self.orphans.push_back(i as u32);
             }
@@ -218,7 +233,7 @@ impl Search<'_> {
             match self.parent[j] {
                 TERMINAL => break,
                 ORPHAN | NO_PARENT => return None,
-                a => j = self.g.head[a as usize] as usize,
+                a => j = self.g.arcs[a as usize].head as usize,
             }
         }
         let mut j = q;
@@ -229,7 +244,7 @@ impl Search<'_> {
             dd -= 1;
             match self.parent[j] {
                 TERMINAL => break,
-                a => j = self.g.head[a as usize] as usize,
+                a => j = self.g.arcs[a as usize].head as usize,
             }
         }
         Some(d)
@@ -240,15 +255,15 @@ impl Search<'_> {
         let pu = p as usize;
         let tp = self.tree[pu];
         let mut best: Option<(usize, u32)> = None;
-        for a in self.g.first[pu]..self.g.first[pu + 1] {
-            let q = self.g.head[a] as usize;
+        for a in self.g.first[pu] as usize..self.g.first[pu + 1] as usize {
+            let q = self.g.arcs[a].head as usize;
             if self.tree[q] != tp {
                 continue;
             }
             // The arc that would carry flow between q (parent) and p (child).
             let residual = match tp {
-                Tree::S => self.g.cap[self.g.sister[a] as usize],
-                _ => self.g.cap[a],
+                Tree::S => self.g.arcs[self.g.arcs[a].sister as usize].cap,
+                _ => self.g.arcs[a].cap,
             };
             if residual <= 0.0 {
                 continue;
@@ -267,20 +282,24 @@ impl Search<'_> {
         }
         // No parent: p leaves its tree. Neighbours that could reach it become active again,
         // and its children become orphans.
-        for a in self.g.first[pu]..self.g.first[pu + 1] {
-            let q = self.g.head[a] as usize;
+        for a in self.g.first[pu] as usize..self.g.first[pu + 1] as usize {
+            let q = self.g.arcs[a].head as usize;
             if self.tree[q] != tp {
                 continue;
             }
             let residual = match tp {
-                Tree::S => self.g.cap[self.g.sister[a] as usize],
-                _ => self.g.cap[a],
+                Tree::S => self.g.arcs[self.g.arcs[a].sister as usize].cap,
+                _ => self.g.arcs[a].cap,
             };
             if residual > 0.0 {
                 self.activate(q as u32);
             }
             let qp = self.parent[q];
-            if qp != TERMINAL && qp != ORPHAN && qp != NO_PARENT && self.g.head[qp as usize] == p {
+            if qp != TERMINAL
+                && qp != ORPHAN
+                && qp != NO_PARENT
+                && self.g.arcs[qp as usize].head == p
+            {
                 self.parent[q] = ORPHAN;
                 self.orphans.push_back(q as u32);
             }

@@ -16,7 +16,12 @@ impl GraphBuilder {
     /// A graph with `n` nodes and no edges.
     pub fn new(n: usize) -> Self {
         assert!(n < u32::MAX as usize - 4, "too many nodes");
-        GraphBuilder { n, edges: Vec::new(), source: vec![0.0; n], sink: vec![0.0; n] }
+        GraphBuilder {
+            n,
+            edges: Vec::new(),
+            source: vec![0.0; n],
+            sink: vec![0.0; n],
+        }
     }
 
     pub fn with_edge_capacity(n: usize, edges: usize) -> Self {
@@ -31,7 +36,11 @@ impl GraphBuilder {
 
     /// An edge `u → v` with capacity `cap` and `v → u` with `rev_cap` (both ≥ 0).
     pub fn add_edge(&mut self, u: usize, v: usize, cap: f64, rev_cap: f64) {
-        assert!(u < self.n && v < self.n && u != v, "edge ({u}, {v}) in a graph of {} nodes", self.n);
+        assert!(
+            u < self.n && v < self.n && u != v,
+            "edge ({u}, {v}) in a graph of {} nodes",
+            self.n
+        );
         debug_assert!(cap >= 0.0 && rev_cap >= 0.0);
         self.edges.push((u as u32, v as u32, cap, rev_cap));
     }
@@ -55,20 +64,32 @@ impl GraphBuilder {
         }
         let m = first[n];
         let mut fill = first.clone();
-        let mut head = vec![0u32; m];
-        let mut sister = vec![0u32; m];
-        let mut cap = vec![0f64; m];
+        let mut arcs = vec![
+            Arc {
+                head: 0,
+                sister: 0,
+                cap: 0.0
+            };
+            m
+        ];
+        let mut original = vec![0f64; m];
         for &(u, v, c, rc) in &self.edges {
             let a = fill[u as usize];
             fill[u as usize] += 1;
             let b = fill[v as usize];
             fill[v as usize] += 1;
-            head[a] = v;
-            head[b] = u;
-            sister[a] = b as u32;
-            sister[b] = a as u32;
-            cap[a] = c;
-            cap[b] = rc;
+            arcs[a] = Arc {
+                head: v,
+                sister: b as u32,
+                cap: c,
+            };
+            arcs[b] = Arc {
+                head: u,
+                sister: a as u32,
+                cap: rc,
+            };
+            original[a] = c;
+            original[b] = rc;
         }
         // Flow through s → u → t needs no search: push min(s, t) at once.
         let mut flow = 0.0;
@@ -79,11 +100,9 @@ impl GraphBuilder {
             })
             .collect();
         FlowGraph {
-            first,
-            head,
-            sister,
-            original: cap.clone(),
-            cap,
+            first: first.into_iter().map(|f| f as u32).collect(),
+            arcs,
+            original,
             source: self.source,
             sink: self.sink,
             tr,
@@ -93,13 +112,21 @@ impl GraphBuilder {
     }
 }
 
+/// One direction of an edge. Head, reverse arc and residual capacity sit together: the
+/// search reads all three at once, and one cache line beats three.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Arc {
+    pub head: u32,
+    pub sister: u32,
+    pub cap: f64,
+}
+
 /// A packed graph; [`maxflow`](Self::maxflow) turns its capacities into residuals.
 #[derive(Clone, Debug)]
 pub struct FlowGraph {
-    pub(super) first: Vec<usize>,
-    pub(super) head: Vec<u32>,
-    pub(super) sister: Vec<u32>,
-    pub(super) cap: Vec<f64>,
+    /// Node `u`'s arcs are `arcs[first[u]..first[u + 1]]`.
+    pub(super) first: Vec<u32>,
+    pub(super) arcs: Vec<Arc>,
     pub(super) original: Vec<f64>,
     pub(super) source: Vec<f64>,
     pub(super) sink: Vec<f64>,
@@ -126,10 +153,15 @@ impl FlowGraph {
 
     /// Arcs as `(from, to, capacity, flow)`, one per direction of every edge.
     pub fn arc_flows(&self) -> Vec<(usize, usize, f64, f64)> {
-        let mut out = Vec::with_capacity(self.head.len());
+        let mut out = Vec::with_capacity(self.arcs.len());
         for u in 0..self.nodes() {
-            for a in self.first[u]..self.first[u + 1] {
-                out.push((u, self.head[a] as usize, self.original[a], self.original[a] - self.cap[a]));
+            for a in self.first[u] as usize..self.first[u + 1] as usize {
+                out.push((
+                    u,
+                    self.arcs[a].head as usize,
+                    self.original[a],
+                    self.original[a] - self.arcs[a].cap,
+                ));
             }
         }
         out
@@ -149,8 +181,8 @@ impl FlowGraph {
             match self.side(u) {
                 Side::Source => {
                     c += self.sink[u];
-                    for a in self.first[u]..self.first[u + 1] {
-                        if self.side(self.head[a] as usize) == Side::Sink {
+                    for a in self.first[u] as usize..self.first[u + 1] as usize {
+                        if self.side(self.arcs[a].head as usize) == Side::Sink {
                             c += self.original[a];
                         }
                     }

@@ -1,0 +1,93 @@
+//! Segments dev images from their PyTorch saliency fixtures and writes, per image, a strip
+//! of pictures: the image with the seeds (red: foreground, blue: background), the GraphCut
+//! foreground, and the largest component with its box (green).
+//!
+//! `cargo run --release -p deepinside-segment --example segment_fixture -- OUT_DIR [ID...]`
+use image::{Rgb, RgbImage};
+use ndarray::Array2;
+use segment::{GraphCutSegmenter, Segmenter};
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let out = PathBuf::from(
+        args.next()
+            .ok_or("usage: segment_fixture OUT_DIR [ID...]")?,
+    );
+    let shared = std::env::var_os("DEEPINSIDE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "../shared".into());
+    let mut ids: Vec<String> = args.collect();
+    if ids.is_empty() {
+        ids = ["00000560", "00000657", "00013861", "00032992"]
+            .iter()
+            .map(|s| format!("ILSVRC2012_val_{s}"))
+            .collect();
+    }
+    std::fs::create_dir_all(&out)?;
+    for id in ids {
+        let bytes = std::fs::read(shared.join(format!("reference/fixtures/{id}.safetensors")))?;
+        let st = safetensors::SafeTensors::deserialize(&bytes)?;
+        let f32s = |name: &str| -> Result<Vec<f32>, Box<dyn std::error::Error>> {
+            Ok(st
+                .tensor(name)?
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect())
+        };
+        let img = RgbImage::from_raw(
+            224,
+            224,
+            f32s("pixels_224")?.iter().map(|v| *v as u8).collect(),
+        )
+        .ok_or("pixels")?;
+        let sal = Array2::from_shape_vec((224, 224), f32s("saliency")?)?;
+        let seg = GraphCutSegmenter::default().segment(&img, &sal)?;
+        let tint = |base: &RgbImage, mask: &Array2<bool>, c: [u8; 3]| {
+            let mut o = base.clone();
+            for ((y, x), &m) in mask.indexed_iter() {
+                if m {
+                    let p = o.get_pixel_mut(x as u32, y as u32);
+                    *p = Rgb(std::array::from_fn(|i| {
+                        ((p[i] as u16 + c[i] as u16) / 2) as u8
+                    }));
+                }
+            }
+            o
+        };
+        let seeds = tint(
+            &tint(&img, &seg.seeds.foreground, [255, 0, 0]),
+            &seg.seeds.background,
+            [0, 0, 255],
+        );
+        let fg = tint(&img, &seg.foreground, [255, 255, 0]);
+        let mut obj = tint(&img, &seg.object, [255, 255, 0]);
+        if let Some(b) = seg.bbox {
+            for x in b.x0..=b.x1 {
+                for y in [b.y0, b.y1] {
+                    obj.put_pixel(x, y, Rgb([0, 255, 0]));
+                }
+            }
+            for y in b.y0..=b.y1 {
+                for x in [b.x0, b.x1] {
+                    obj.put_pixel(x, y, Rgb([0, 255, 0]));
+                }
+            }
+        }
+        let mut strip = RgbImage::new(224 * 3, 224);
+        for (i, part) in [seeds, fg, obj].iter().enumerate() {
+            image::imageops::replace(&mut strip, part, 224 * i as i64, 0);
+        }
+        let path = out.join(format!("{id}_segmentation.png"));
+        strip.save(&path)?;
+        println!(
+            "{id}: box {:?}, flow {:.1}, notes {:?} -> {}",
+            seg.bbox,
+            seg.flow,
+            seg.notes,
+            path.display()
+        );
+    }
+    Ok(())
+}
