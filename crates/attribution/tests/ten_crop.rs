@@ -3,7 +3,9 @@
 use attribution::{ten_crop, Method, Reduction, Target, TenCrop};
 use candle_core::{Device, Tensor};
 use convnet::ops::{linear, LinearParams};
-use convnet::{ClassNames, ForwardOptions, ForwardOutput, ImageModel, LayerInfo, Preprocessing};
+use convnet::{
+    ClassNames, ForwardOptions, ForwardOutput, ImageModel, LayerInfo, ModelInfo, Preprocessing,
+};
 use image::RgbImage;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,10 +16,7 @@ const N: usize = 3 * 224 * 224;
 struct LinearScorer {
     params: Arc<LinearParams>,
     weights: Vec<f32>,
-    pre: Preprocessing,
-    classes: ClassNames,
-    layers: Vec<LayerInfo>,
-    device: Device,
+    info: ModelInfo,
 }
 
 impl LinearScorer {
@@ -30,13 +29,17 @@ impl LinearScorer {
                 LinearParams::new(weights.clone(), 2, N, Some(vec![0.5, -0.5])).unwrap(),
             ),
             weights,
-            pre: Preprocessing::efficientnet_lite(),
-            classes: ClassNames::parse_synset_words("n00000001 left\nn00000002 right\n").unwrap(),
-            layers: vec![LayerInfo {
-                name: "logits".into(),
-                shape: vec![2],
-            }],
-            device: Device::Cpu,
+            info: ModelInfo {
+                name: "linear-scorer".into(),
+                preprocessing: Preprocessing::efficientnet_lite(),
+                classes: ClassNames::parse_synset_words("n00000001 left\nn00000002 right\n")
+                    .unwrap(),
+                layers: vec![LayerInfo {
+                    name: "logits".into(),
+                    shape: vec![2],
+                }],
+                device: Device::Cpu,
+            },
         }
     }
 
@@ -49,20 +52,8 @@ impl LinearScorer {
 }
 
 impl ImageModel for LinearScorer {
-    fn name(&self) -> &str {
-        "linear-scorer"
-    }
-    fn preprocessing(&self) -> &Preprocessing {
-        &self.pre
-    }
-    fn classes(&self) -> &ClassNames {
-        &self.classes
-    }
-    fn layers(&self) -> &[LayerInfo] {
-        &self.layers
-    }
-    fn device(&self) -> &Device {
-        &self.device
+    fn info(&self) -> &ModelInfo {
+        &self.info
     }
     fn forward_with(&self, x: &Tensor, _opts: &ForwardOptions) -> convnet::Result<ForwardOutput> {
         let logits = linear(&x.flatten_from(1)?, &self.params)?;

