@@ -43,7 +43,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .ok_or("pixels")?;
         let sal = Array2::from_shape_vec((224, 224), f32s("saliency")?)?;
+        let started = std::time::Instant::now();
         let seg = GraphCutSegmenter::default().segment(&img, &sal)?;
+        let ms = started.elapsed().as_secs_f64() * 1e3;
         let tint = |base: &RgbImage, mask: &Array2<bool>, c: [u8; 3]| {
             let mut o = base.clone();
             for ((y, x), &m) in mask.indexed_iter() {
@@ -82,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let path = out.join(format!("{id}_segmentation.png"));
         strip.save(&path)?;
         println!(
-            "{id}: box {:?}, flow {:.1}, notes {:?} -> {}",
+            "{id}: {ms:.1} ms, box {:?}, flow {:.1}, notes {:?} -> {}",
             seg.bbox,
             seg.flow,
             seg.notes,

@@ -1,22 +1,18 @@
 //! The GrabCut-style energy on the pixel grid: unary terms from the two colour models and a
 //! contrast-sensitive Potts term between 8-neighbours,
 //! `γ · exp(−β ‖I_p − I_q‖²) / dist(p, q)` with `β = 1 / (2 · mean ‖I_p − I_q‖²)`.
-use crate::maxflow::{FlowGraph, GraphBuilder};
+use crate::maxflow::FlowGraph;
 use image::RgbImage;
 use ndarray::Array2;
 
 /// Neighbour offsets (dy, dx) that cover every 8-neighbour pair once.
 const OFFSETS: [(usize, isize); 4] = [(0, 1), (1, 0), (1, 1), (1, -1)];
 
-/// The neighbour pairs of the grid, as (p, q, ‖I_p − I_q‖², diagonal?).
-fn pairs(img: &RgbImage) -> Vec<(u32, u32, f32, bool)> {
+/// `β = 1 / (2 · mean ‖I_p − I_q‖²)` over all 8-neighbour pairs (0 for a flat image).
+pub fn contrast_beta(img: &RgbImage) -> f64 {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let px = img.as_raw();
-    let sq = |p: usize, q: usize| -> f32 {
-        let (a, b) = (&px[3 * p..3 * p + 3], &px[3 * q..3 * q + 3]);
-        (0..3).map(|c| (a[c] as f32 - b[c] as f32).powi(2)).sum()
-    };
-    let mut out = Vec::with_capacity(4 * w * h);
+    let (mut total, mut count) = (0f64, 0usize);
     for y in 0..h {
         for x in 0..w {
             let p = y * w + x;
@@ -26,21 +22,17 @@ fn pairs(img: &RgbImage) -> Vec<(u32, u32, f32, bool)> {
                     continue;
                 }
                 let q = ny * w + nx as usize;
-                out.push((p as u32, q as u32, sq(p, q), dy == 1 && dx != 0));
+                total += (0..3)
+                    .map(|c| (px[3 * p + c] as f64 - px[3 * q + c] as f64).powi(2))
+                    .sum::<f64>();
+                count += 1;
             }
         }
     }
-    out
-}
-
-/// `β = 1 / (2 · mean ‖I_p − I_q‖²)` over all neighbour pairs (0 for a flat image).
-pub fn contrast_beta(img: &RgbImage) -> f64 {
-    let p = pairs(img);
-    let total: f64 = p.iter().map(|t| t.2 as f64).sum();
-    if p.is_empty() || total <= 1e-12 {
+    if count == 0 || total <= 1e-12 {
         0.0
     } else {
-        p.len() as f64 / (2.0 * total)
+        count as f64 / (2.0 * total)
     }
 }
 
@@ -54,40 +46,31 @@ pub fn build_graph(
     gamma: f64,
     hard: Option<(&Array2<bool>, &Array2<bool>)>,
 ) -> FlowGraph {
-    let w = img.width() as usize;
-    let n = w * img.height() as usize;
-    let p = pairs(img);
-    let total: f64 = p.iter().map(|t| t.2 as f64).sum();
-    let beta = if p.is_empty() || total <= 1e-12 {
-        0.0
-    } else {
-        p.len() as f64 / (2.0 * total)
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let beta = contrast_beta(img);
+    let px = img.as_raw();
+    let sq = |p: usize, q: usize| -> f64 {
+        let (a, b) = (&px[3 * p..3 * p + 3], &px[3 * q..3 * q + 3]);
+        (0..3).map(|c| (a[c] as f64 - b[c] as f64).powi(2)).sum()
     };
-    let mut b = GraphBuilder::with_edge_capacity(n, p.len());
-    for &(u, v, d, diagonal) in &p {
-        let weight = if diagonal {
-            gamma / std::f64::consts::SQRT_2
-        } else {
-            gamma
-        } * (-beta * d as f64).exp();
-        b.add_edge(u as usize, v as usize, weight, weight);
-    }
+    let diagonal_gamma = gamma / std::f64::consts::SQRT_2;
+    let weight = |p: usize, q: usize, diagonal: bool| if diagonal { diagonal_gamma } else { gamma } * (-beta * sq(p, q)).exp();
     let big = 1e9;
+    let (mut source, mut sink) = (vec![0.0; w * h], vec![0.0; w * h]);
     for (i, (&f, &g)) in cost_fg.iter().zip(cost_bg.iter()).enumerate() {
-        let (y, x) = (i / w, i % w);
         let m = f.min(g);
         // Cutting s→p labels p background (pays cost_bg); cutting p→t labels it foreground.
-        let (mut src, mut snk) = (g - m, f - m);
+        (source[i], sink[i]) = (g - m, f - m);
         if let Some((fg, bg)) = hard {
+            let (y, x) = (i / w, i % w);
             if fg[(y, x)] {
-                (src, snk) = (big, 0.0);
+                (source[i], sink[i]) = (big, 0.0);
             } else if bg[(y, x)] {
-                (src, snk) = (0.0, big);
+                (source[i], sink[i]) = (0.0, big);
             }
         }
-        b.add_terminal(i, src, snk);
     }
-    b.build()
+    FlowGraph::grid8(w, h, weight, &source, &sink)
 }
 
 #[cfg(test)]

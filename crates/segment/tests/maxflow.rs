@@ -164,3 +164,40 @@ fn a_textbook_network() {
     let mut g = b.build();
     assert_eq!(g.maxflow(), 19.0);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The direct grid constructor builds the same network as the general builder.
+    #[test]
+    fn grid8_equals_the_general_builder(
+        (w, h) in (1usize..7, 1usize..7),
+        seed in any::<u64>(),
+    ) {
+        let n = w * h;
+        let val = |k: u64| ((seed.wrapping_mul(6364136223846793005).wrapping_add(k * 1442695040888963407) >> 33) % 1000) as f64 / 37.0;
+        let weight = |p: usize, q: usize, diag: bool| val((p * 31 + q) as u64) * if diag { 0.5 } else { 1.0 };
+        let source: Vec<f64> = (0..n).map(|u| val(10_000 + u as u64)).collect();
+        let sink: Vec<f64> = (0..n).map(|u| val(20_000 + u as u64)).collect();
+        let mut grid = FlowGraph::grid8(w, h, weight, &source, &sink);
+        let mut b = GraphBuilder::new(n);
+        for y in 0..h {
+            for x in 0..w {
+                let p = y * w + x;
+                for (dy, dx) in [(0isize, 1isize), (1, -1), (1, 0), (1, 1)] {
+                    let (ny, nx) = (y as isize + dy, x as isize + dx);
+                    if ny < h as isize && nx >= 0 && nx < w as isize {
+                        let q = ny as usize * w + nx as usize;
+                        let c = weight(p, q, dy != 0 && dx != 0);
+                        b.add_edge(p, q, c, c);
+                    }
+                }
+                b.add_terminal(p, source[p], sink[p]);
+            }
+        }
+        let mut general = b.build();
+        let (f1, f2) = (grid.maxflow(), general.maxflow());
+        prop_assert!((f1 - f2).abs() < 1e-6, "grid {f1} vs general {f2}");
+        prop_assert!((grid.cut_capacity() - f1).abs() < 1e-6);
+    }
+}

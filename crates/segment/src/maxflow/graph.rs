@@ -121,6 +121,105 @@ pub(super) struct Arc {
     pub cap: f64,
 }
 
+/// The eight neighbour offsets (dy, dx); direction `d` and `7 − d` are opposite.
+const DIRS: [(isize, isize); 8] = [
+    (-1, -1),
+    (-1, 0),
+    (-1, 1),
+    (0, -1),
+    (0, 1),
+    (1, -1),
+    (1, 0),
+    (1, 1),
+];
+
+impl FlowGraph {
+    /// A `w × h` 8-connected grid built straight into adjacency arrays (node `y·w + x`).
+    /// `weight(p, q, diagonal)` is the symmetric capacity between neighbours `p` and `q`,
+    /// asked once per pair; `source` and `sink` are the terminal capacities per node.
+    pub fn grid8(
+        w: usize,
+        h: usize,
+        mut weight: impl FnMut(usize, usize, bool) -> f64,
+        source: &[f64],
+        sink: &[f64],
+    ) -> FlowGraph {
+        let n = w * h;
+        assert!(
+            source.len() == n && sink.len() == n,
+            "one terminal capacity per node"
+        );
+        let inside = |y: usize, x: usize, d: usize| {
+            let (ny, nx) = (y as isize + DIRS[d].0, x as isize + DIRS[d].1);
+            (ny >= 0 && nx >= 0 && ny < h as isize && nx < w as isize)
+                .then(|| ny as usize * w + nx as usize)
+        };
+        // slot[p·8 + d]: index of p's arc in direction d.
+        let mut first = Vec::with_capacity(n + 1);
+        let mut slot = vec![u32::MAX; 8 * n];
+        let mut m = 0u32;
+        for y in 0..h {
+            for x in 0..w {
+                first.push(m);
+                for d in 0..8 {
+                    if inside(y, x, d).is_some() {
+                        slot[(y * w + x) * 8 + d] = m;
+                        m += 1;
+                    }
+                }
+            }
+        }
+        first.push(m);
+        let mut arcs = vec![
+            Arc {
+                head: 0,
+                sister: 0,
+                cap: 0.0
+            };
+            m as usize
+        ];
+        for y in 0..h {
+            for x in 0..w {
+                let p = y * w + x;
+                // Directions 4..8 point forward (right or down): each pair is visited once.
+                for d in 4..8 {
+                    if let Some(q) = inside(y, x, d) {
+                        let c = weight(p, q, DIRS[d].0 != 0 && DIRS[d].1 != 0);
+                        let (a, b) = (slot[p * 8 + d], slot[q * 8 + 7 - d]);
+                        arcs[a as usize] = Arc {
+                            head: q as u32,
+                            sister: b,
+                            cap: c,
+                        };
+                        arcs[b as usize] = Arc {
+                            head: p as u32,
+                            sister: a,
+                            cap: c,
+                        };
+                    }
+                }
+            }
+        }
+        let mut flow = 0.0;
+        let tr = (0..n)
+            .map(|u| {
+                flow += source[u].min(sink[u]);
+                source[u] - sink[u]
+            })
+            .collect();
+        FlowGraph {
+            original: arcs.iter().map(|a| a.cap).collect(),
+            first,
+            arcs,
+            source: source.to_vec(),
+            sink: sink.to_vec(),
+            tr,
+            flow,
+            side: Vec::new(),
+        }
+    }
+}
+
 /// A packed graph; [`maxflow`](Self::maxflow) turns its capacities into residuals.
 #[derive(Clone, Debug)]
 pub struct FlowGraph {
