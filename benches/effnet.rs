@@ -47,11 +47,11 @@ fn bench(c: &mut Criterion) {
         ])
     });
     g.throughput(Throughput::Elements(1));
-    g.bench_function("ten-crop-saliency/1", |b| {
+    g.bench_with_input(BenchmarkId::new("ten-crop-saliency", 1), &img, |b, img| {
         b.iter(|| {
             attribution::ten_crop(
                 &*model,
-                &img,
+                img,
                 &attribution::Target::Top1,
                 BackwardRule::Gradient,
                 attribution::Reduction::MaxAbs,

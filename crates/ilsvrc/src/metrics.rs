@@ -1,0 +1,152 @@
+//! The challenge's metrics, exactly as defined.
+//!
+//! - Classification top-k error: the true class is not among the first k guesses.
+//! - Localisation error with k guesses (devkit rule): an image is correct if some guess
+//!   among the first k has the true class **and** IoU ≥ 0.5 with any ground-truth box of
+//!   that class.
+//! - GT-known localisation accuracy: the box made for the true class has IoU ≥ 0.5 with a
+//!   ground-truth box (classification ignored).
+use crate::boxes::BoxF;
+
+/// The IoU a box needs to count as a correct localisation.
+pub const IOU_THRESHOLD: f64 = 0.5;
+
+/// One ranked guess: a class and the box made for it (`None`: no box could be made).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Guess {
+    pub class: usize,
+    pub bbox: Option<BoxF>,
+}
+
+/// Whether `label` is among the first `k` of `ranked`.
+pub fn top_k_correct(ranked: &[usize], label: usize, k: usize) -> bool {
+    ranked.iter().take(k).any(|&c| c == label)
+}
+
+/// The devkit's localisation rule for the first `k` guesses.
+pub fn localisation_correct(guesses: &[Guess], label: usize, gt: &[BoxF], k: usize) -> bool {
+    guesses
+        .iter()
+        .take(k)
+        .any(|g| g.class == label && g.bbox.is_some_and(|b| b.best_iou(gt) >= IOU_THRESHOLD))
+}
+
+/// GT-known: the box for the true class overlaps a ground-truth box enough.
+pub fn gt_known_correct(box_for_label: Option<BoxF>, gt: &[BoxF]) -> bool {
+    box_for_label.is_some_and(|b| b.best_iou(gt) >= IOU_THRESHOLD)
+}
+
+/// Running error rates over a dataset.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Tally {
+    pub images: usize,
+    pub top1_wrong: usize,
+    pub top5_wrong: usize,
+    pub loc1_wrong: usize,
+    pub loc5_wrong: usize,
+    pub gt_known_right: usize,
+}
+
+impl Tally {
+    /// Adds one image: its ranked guesses (classes with boxes), its label and its boxes,
+    /// and the box made for the true class (for GT-known).
+    pub fn add(
+        &mut self,
+        guesses: &[Guess],
+        label: usize,
+        gt: &[BoxF],
+        box_for_label: Option<BoxF>,
+    ) {
+        let ranked: Vec<usize> = guesses.iter().map(|g| g.class).collect();
+        self.images += 1;
+        self.top1_wrong += !top_k_correct(&ranked, label, 1) as usize;
+        self.top5_wrong += !top_k_correct(&ranked, label, 5) as usize;
+        self.loc1_wrong += !localisation_correct(guesses, label, gt, 1) as usize;
+        self.loc5_wrong += !localisation_correct(guesses, label, gt, 5) as usize;
+        self.gt_known_right += gt_known_correct(box_for_label, gt) as usize;
+    }
+
+    fn rate(&self, n: usize) -> f64 {
+        if self.images == 0 {
+            0.0
+        } else {
+            n as f64 / self.images as f64
+        }
+    }
+    pub fn top1_error(&self) -> f64 {
+        self.rate(self.top1_wrong)
+    }
+    pub fn top5_error(&self) -> f64 {
+        self.rate(self.top5_wrong)
+    }
+    pub fn loc_top1_error(&self) -> f64 {
+        self.rate(self.loc1_wrong)
+    }
+    pub fn loc_top5_error(&self) -> f64 {
+        self.rate(self.loc5_wrong)
+    }
+    pub fn gt_known_accuracy(&self) -> f64 {
+        self.rate(self.gt_known_right)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn g(class: usize, b: Option<BoxF>) -> Guess {
+        Guess { class, bbox: b }
+    }
+
+    #[test]
+    fn devkit_rule_by_hand() {
+        let gt = [
+            BoxF::new(10.0, 10.0, 49.0, 49.0),
+            BoxF::new(100.0, 100.0, 119.0, 119.0),
+        ];
+        let good = Some(BoxF::new(100.0, 100.0, 121.0, 119.0)); // IoU 400/440 with the second box
+        let bad = Some(BoxF::new(0.0, 0.0, 199.0, 199.0));
+        let guesses = [g(3, good), g(7, bad), g(7, good)];
+        assert!(
+            !localisation_correct(&guesses, 7, &gt, 1),
+            "right box, wrong class"
+        );
+        assert!(
+            !localisation_correct(&guesses, 7, &gt, 2),
+            "right class, wrong box"
+        );
+        assert!(localisation_correct(&guesses, 7, &gt, 3));
+        assert!(
+            gt_known_correct(good, &gt)
+                && !gt_known_correct(bad, &gt)
+                && !gt_known_correct(None, &gt)
+        );
+        let mut t = Tally::default();
+        t.add(&guesses, 7, &gt, good);
+        t.add(&[g(1, None)], 1, &gt, None);
+        assert_eq!(
+            (
+                t.top1_error(),
+                t.top5_error(),
+                t.loc_top1_error(),
+                t.loc_top5_error(),
+                t.gt_known_accuracy()
+            ),
+            (0.5, 0.0, 1.0, 0.5, 0.5)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn more_guesses_never_hurt(classes in prop::collection::vec(0usize..6, 1..8), label in 0usize..6, x in 0.0f64..50.0) {
+            let gt = [BoxF::new(20.0, 20.0, 60.0, 60.0)];
+            let guesses: Vec<Guess> = classes.iter().enumerate()
+                .map(|(i, &c)| g(c, Some(BoxF::new(x + i as f64, 20.0, x + 40.0 + i as f64, 60.0)))).collect();
+            for k in 1..guesses.len() {
+                prop_assert!(localisation_correct(&guesses, label, &gt, k) <= localisation_correct(&guesses, label, &gt, k + 1));
+                prop_assert!(top_k_correct(&classes, label, k) <= top_k_correct(&classes, label, k + 1));
+            }
+        }
+    }
+}
