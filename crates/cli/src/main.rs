@@ -2,6 +2,7 @@
 //! its own module under `commands/`; this file only parses and dispatches.
 mod commands;
 mod demo_images;
+mod localise;
 mod model_args;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,8 @@ enum Command {
     FetchModel(commands::fetch_model::Args),
     /// Saliency maps (gradient, DeconvNet or guided backprop) of a class or a channel.
     Saliency(commands::saliency::Args),
+    /// Classification and localisation metrics over a dataset (resumable).
+    Eval(commands::eval::Args),
     /// Run on built-in defaults: fetch the model and sample photos, write results.
     Demo(commands::demo::Args),
 }
@@ -36,6 +39,7 @@ fn main() -> std::process::ExitCode {
         Command::FetchModel(a) => commands::fetch_model::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Saliency(a) => commands::saliency::run(a),
+        Command::Eval(a) => commands::eval::run(a),
     };
     match result {
         Ok(code) => code,

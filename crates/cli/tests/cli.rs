@@ -306,3 +306,65 @@ fn saliency_writes_the_fixture_map_as_npy_plus_pictures_and_json() {
     let heat = image::open(dir.path().join("ILSVRC2012_val_00000657_heatmap.png")).unwrap();
     assert_eq!((heat.width(), heat.height()), (224, 224));
 }
+
+#[test]
+fn eval_resumes_after_an_interruption_with_the_same_summary() {
+    let data = shared().join("data/ilsvrc-dev");
+    let full = tempfile::tempdir().unwrap();
+    let args = |out: &Path| {
+        vec![
+            "eval".to_string(),
+            "--data".into(),
+            data.display().to_string(),
+            "--limit".into(),
+            "4".into(),
+            "--out".into(),
+            out.display().to_string(),
+        ]
+    };
+    let run = |a: Vec<String>| deepinside(&a.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    assert!(run(args(full.path())).status.success());
+    let whole: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(full.path().join("summary.json")).unwrap())
+            .unwrap();
+    for key in [
+        "top1_error",
+        "top5_error",
+        "gt_known_accuracy",
+        "maxboxacc_v2",
+    ] {
+        let v = whole["localisation"][key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{key} = {v}");
+    }
+    assert_eq!(whole["images"], 4);
+    // Interrupt: keep two finished lines and half of the third.
+    let part = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(full.path().join("results.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(
+        part.path().join("results.jsonl"),
+        format!(
+            "{}\n{}\n{}",
+            lines[0],
+            lines[1],
+            &lines[2][..lines[2].len() / 2]
+        ),
+    )
+    .unwrap();
+    let mut a = args(part.path());
+    a.push("--resume".into());
+    assert!(run(a).status.success());
+    let resumed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(part.path().join("summary.json")).unwrap())
+            .unwrap();
+    for section in ["classification", "localisation", "baselines"] {
+        assert_eq!(whole[section], resumed[section], "{section}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(part.path().join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
+}

@@ -90,6 +90,54 @@ impl Tally {
     }
 }
 
+/// wsolevaluation's MaxBoxAccV2 (Choe et al. 2020): for each IoU threshold δ, the best over
+/// score-map thresholds τ of the fraction of images where some box (around any connected
+/// region of the thresholded map) has IoU ≥ δ with a ground-truth box; averaged over δ.
+/// Images are added as hit tables `hits[d][t]`, computed by the caller from its maps.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MaxBoxAcc {
+    pub deltas: Vec<f64>,
+    pub thresholds: usize,
+    counts: Vec<Vec<usize>>,
+    images: usize,
+}
+
+impl MaxBoxAcc {
+    /// δ ∈ {0.3, 0.5, 0.7} and `thresholds` values of τ (wsolevaluation: 100, τ = 0, 0.01, …).
+    pub fn v2(thresholds: usize) -> Self {
+        let deltas = vec![0.3, 0.5, 0.7];
+        MaxBoxAcc {
+            counts: vec![vec![0; thresholds]; deltas.len()],
+            deltas,
+            thresholds,
+            images: 0,
+        }
+    }
+
+    /// Adds one image's hit table (`hits[d][t]`).
+    pub fn add(&mut self, hits: &[Vec<bool>]) {
+        self.images += 1;
+        for (c, h) in self.counts.iter_mut().zip(hits) {
+            for (c, &hit) in c.iter_mut().zip(h) {
+                *c += hit as usize;
+            }
+        }
+    }
+
+    /// The mean over δ of the best accuracy over τ, in [0, 1].
+    pub fn value(&self) -> f64 {
+        if self.images == 0 {
+            return 0.0;
+        }
+        let best: f64 = self
+            .counts
+            .iter()
+            .map(|c| *c.iter().max().unwrap_or(&0) as f64 / self.images as f64)
+            .sum();
+        best / self.deltas.len() as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +183,23 @@ mod tests {
             ),
             (0.5, 0.0, 1.0, 0.5, 0.5)
         );
+    }
+
+    #[test]
+    fn max_box_acc_takes_the_best_threshold_per_delta() {
+        let mut m = MaxBoxAcc::v2(3);
+        m.add(&[
+            vec![true, true, false],
+            vec![false, true, false],
+            vec![false, false, false],
+        ]);
+        m.add(&[
+            vec![false, true, true],
+            vec![false, true, true],
+            vec![false, false, true],
+        ]);
+        // δ=0.3: best τ=1 → 2/2; δ=0.5: τ=1 → 2/2; δ=0.7: τ=2 → 1/2. Mean 5/6.
+        assert!((m.value() - 5.0 / 6.0).abs() < 1e-12);
     }
 
     proptest! {

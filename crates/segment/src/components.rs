@@ -45,6 +45,56 @@ pub fn bounding_box(mask: &Array2<bool>) -> Option<BoundingBox> {
     b
 }
 
+/// Boxes around every 8-connected component of `mask` (wsolevaluation's "all contours").
+pub fn component_boxes(mask: &Array2<bool>) -> Vec<BoundingBox> {
+    let (h, w) = mask.dim();
+    let mut seen = Array2::from_elem((h, w), false);
+    let mut out = Vec::new();
+    let mut queue = VecDeque::new();
+    for y in 0..h {
+        for x in 0..w {
+            if !mask[(y, x)] || seen[(y, x)] {
+                continue;
+            }
+            seen[(y, x)] = true;
+            queue.push_back((y, x));
+            let mut b = BoundingBox {
+                x0: x as u32,
+                y0: y as u32,
+                x1: x as u32,
+                y1: y as u32,
+            };
+            while let Some((cy, cx)) = queue.pop_front() {
+                b = BoundingBox {
+                    x0: b.x0.min(cx as u32),
+                    y0: b.y0.min(cy as u32),
+                    x1: b.x1.max(cx as u32),
+                    y1: b.y1.max(cy as u32),
+                };
+                for (ny, nx) in neighbours(cy, cx, h, w) {
+                    if mask[(ny, nx)] && !seen[(ny, nx)] {
+                        seen[(ny, nx)] = true;
+                        queue.push_back((ny, nx));
+                    }
+                }
+            }
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// The in-bounds 8-neighbours of (y, x).
+fn neighbours(y: usize, x: usize, h: usize, w: usize) -> impl Iterator<Item = (usize, usize)> {
+    (-1i64..=1)
+        .flat_map(move |dy| (-1i64..=1).map(move |dx| (dy, dx)))
+        .filter_map(move |(dy, dx)| {
+            let (ny, nx) = (y as i64 + dy, x as i64 + dx);
+            ((dy, dx) != (0, 0) && ny >= 0 && nx >= 0 && ny < h as i64 && nx < w as i64)
+                .then_some((ny as usize, nx as usize))
+        })
+}
+
 /// The largest 8-connected component of `mask` (ties: the one found first in row order);
 /// all false if the mask is empty.
 pub fn largest_component(mask: &Array2<bool>) -> Array2<bool> {
@@ -64,17 +114,10 @@ pub fn largest_component(mask: &Array2<bool>) -> Array2<bool> {
             let mut size = 0usize;
             while let Some((cy, cx)) = queue.pop_front() {
                 size += 1;
-                for dy in -1i64..=1 {
-                    for dx in -1i64..=1 {
-                        let (ny, nx) = (cy as i64 + dy, cx as i64 + dx);
-                        if ny < 0 || nx < 0 || ny >= h as i64 || nx >= w as i64 {
-                            continue;
-                        }
-                        let (ny, nx) = (ny as usize, nx as usize);
-                        if mask[(ny, nx)] && label[(ny, nx)] == 0 {
-                            label[(ny, nx)] = next;
-                            queue.push_back((ny, nx));
-                        }
+                for (ny, nx) in neighbours(cy, cx, h, w) {
+                    if mask[(ny, nx)] && label[(ny, nx)] == 0 {
+                        label[(ny, nx)] = next;
+                        queue.push_back((ny, nx));
                     }
                 }
             }
@@ -115,5 +158,23 @@ mod tests {
             })
         );
         assert_eq!(bounding_box(&Array2::from_elem((2, 2), false)), None);
+        let all = component_boxes(&m);
+        assert_eq!(
+            all,
+            vec![
+                BoundingBox {
+                    x0: 0,
+                    y0: 0,
+                    x1: 2,
+                    y1: 2
+                },
+                BoundingBox {
+                    x0: 4,
+                    y0: 0,
+                    x1: 4,
+                    y1: 1
+                }
+            ]
+        );
     }
 }

@@ -31,7 +31,7 @@ mod graphcut;
 pub mod maxflow;
 mod seeds;
 
-pub use components::{bounding_box, largest_component, BoundingBox};
+pub use components::{bounding_box, component_boxes, largest_component, BoundingBox};
 pub use error::{Result, SegmentError};
 pub use grabcut::{build_graph, contrast_beta};
 pub use graphcut::{seed_fallback_box, GraphCutParams, GraphCutSegmenter};

@@ -1,4 +1,5 @@
 pub mod classify;
 pub mod demo;
+pub mod eval;
 pub mod fetch_model;
 pub mod saliency;
