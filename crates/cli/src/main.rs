@@ -4,6 +4,7 @@ mod commands;
 mod demo_images;
 mod localise;
 mod model_args;
+mod progress;
 
 use clap::{Parser, Subcommand};
 

@@ -3,7 +3,7 @@
 use crate::model_args::ModelArgs;
 use convnet::preprocess::load_rgb;
 use convnet::ImageModel;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,14 +45,7 @@ pub fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let model = args.model.load()?;
     let device = args.model.device.clone();
-    let bar = if args.images.len() > 8 {
-        ProgressBar::new(args.images.len() as u64).with_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} images, {per_sec}, eta {eta}")
-                .expect("valid template"),
-        )
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::progress::bar(args.images.len(), 8);
     let mut failed = Vec::new();
     for chunk in args.images.chunks(args.batch.max(1)) {
         let mut loaded = Vec::new();
@@ -79,21 +72,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    if failed.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!(
-            "{} of {} images failed: {}",
-            failed.len(),
-            args.images.len(),
-            failed
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        Ok(ExitCode::from(1))
-    }
+    let failed: Vec<String> = failed.iter().map(|p| p.display().to_string()).collect();
+    Ok(crate::progress::finish(&failed, args.images.len()))
 }
 
 fn report_failure(args: &Args, path: &std::path::Path, message: &str, bar: &ProgressBar) {

@@ -8,7 +8,6 @@ use anyhow::{bail, Context};
 use convnet::preprocess::load_rgb;
 use ilsvrc::metrics::{Guess, MaxBoxAcc, Tally};
 use ilsvrc::{wsol, BoxF};
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -153,10 +152,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     use std::io::Seek;
     file.seek(std::io::SeekFrom::End(0))?;
     let todo: Vec<_> = images.iter().filter(|i| !done.contains(&i.id)).collect();
-    let bar = ProgressBar::new(todo.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} images, {per_sec}, eta {eta}")
-            .expect("valid template"),
-    );
+    let bar = crate::progress::bar(todo.len(), 0);
     let started = std::time::Instant::now();
     for img in &todo {
         let line = match evaluate(&*model, &preset, &data, img, localising) {

@@ -6,7 +6,6 @@ use attribution::render::{heatmap, overlay, save_png};
 use attribution::{attribute, npy, ten_crop, Method, Reduction, Target, TenCrop};
 use convnet::preprocess::load_rgb;
 use convnet::ImageModel;
-use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -64,14 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .append(true)
         .open(&jsonl)
         .with_context(|| jsonl.display().to_string())?;
-    let bar = if args.images.len() > 3 {
-        ProgressBar::new(args.images.len() as u64).with_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} images, {per_sec}, eta {eta}")
-                .expect("valid template"),
-        )
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::progress::bar(args.images.len(), 3);
     let mut failed = Vec::new();
     for path in &args.images {
         match explain(&args, &*model, &target, path) {
@@ -88,17 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    if failed.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!(
-            "{} of {} images failed: {}",
-            failed.len(),
-            args.images.len(),
-            failed.join(", ")
-        );
-        Ok(ExitCode::from(1))
-    }
+    Ok(crate::progress::finish(&failed, args.images.len()))
 }
 
 /// Writes the outputs for one image and returns its JSON line.
