@@ -40,6 +40,8 @@ pub struct ClassBox {
     pub class: usize,
     pub score: f32,
     pub map: Array2<f32>,
+    /// The largest foreground component (all false when nothing was found).
+    pub mask: Array2<bool>,
     pub bbox: Option<BoundingBox>,
     pub notes: Vec<String>,
 }
@@ -74,6 +76,7 @@ pub fn localise(
             class: a.target.class.unwrap_or(usize::MAX),
             score: a.score,
             map,
+            mask: seg.object.clone(),
             bbox,
             notes,
         });

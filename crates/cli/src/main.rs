@@ -27,6 +27,8 @@ enum Command {
     FetchModel(commands::fetch_model::Args),
     /// Saliency maps (gradient, DeconvNet or guided backprop) of a class or a channel.
     Saliency(commands::saliency::Args),
+    /// Boxes for the top-k classes of images, from their saliency maps (GraphCut).
+    Localise(commands::localise::Args),
     /// Classification and localisation metrics over a dataset (resumable).
     Eval(commands::eval::Args),
     /// Run on built-in defaults: fetch the model and sample photos, write results.
@@ -41,6 +43,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo(a) => commands::demo::run(a),
         Command::Saliency(a) => commands::saliency::run(a),
         Command::Eval(a) => commands::eval::run(a),
+        Command::Localise(a) => commands::localise::run(a),
     };
     match result {
         Ok(code) => code,

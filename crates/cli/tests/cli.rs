@@ -368,3 +368,44 @@ fn eval_resumes_after_an_interruption_with_the_same_summary() {
         4
     );
 }
+
+#[test]
+fn localise_writes_boxes_json_and_pictures() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dev_image("ILSVRC2012_val_00000657");
+    let data = shared().join("data/ilsvrc-dev");
+    let out = deepinside(
+        &[
+            "localise",
+            "--top",
+            "2",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            dir.path().to_str().unwrap(),
+            img.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = &json_lines(&out)[0];
+    let classes = line["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), 2);
+    assert_eq!(classes[0]["index"], 388, "PyTorch's top-1 for this image");
+    let b = &classes[0]["box"];
+    assert!(
+        b["x0"].as_f64().unwrap() < b["x1"].as_f64().unwrap() && b["x1"].as_f64().unwrap() < 227.0
+    );
+    assert!(classes[0]["iou_with_ground_truth"].as_f64().unwrap() > 0.0);
+    assert_eq!(line["ground_truth"].as_array().unwrap().len(), 1);
+    for f in [
+        "ILSVRC2012_val_00000657_boxes.png",
+        "ILSVRC2012_val_00000657_saliency.png",
+    ] {
+        assert!(dir.path().join(f).is_file(), "{f}");
+    }
+}

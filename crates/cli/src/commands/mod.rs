@@ -2,4 +2,5 @@ pub mod classify;
 pub mod demo;
 pub mod eval;
 pub mod fetch_model;
+pub mod localise;
 pub mod saliency;

@@ -1,0 +1,186 @@
+//! `deepinside localise IMAGE... --out DIR`: boxes for the top-k classes of each image from
+//! their saliency maps (the paper's Sect. 3.2). Per image: a JSON line (classes, scores,
+//! boxes in the image's own pixels), `<stem>_boxes.png` (top-1 object mask tinted, top-1 box
+//! green, the other guesses' boxes in yellow, ground truth in red when `--data` knows the
+//! image) and `<stem>_saliency.png` (the top-1 class's map).
+use crate::localise::{localise, Preset};
+use crate::model_args::ModelArgs;
+use anyhow::Context;
+use attribution::render::{heatmap, save_png};
+use convnet::preprocess::load_rgb;
+use convnet::ImageModel;
+use ilsvrc::BoxF;
+use image::{Rgb, RgbImage};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Images to localise objects in.
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    /// Number of classes (best first) to make boxes for.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Localisation method.
+    #[arg(long, default_value = "paper")]
+    pub preset: String,
+    /// A dataset (wsolevaluation layout) whose ground-truth boxes are drawn for its images.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+fn draw_box(img: &mut RgbImage, b: &BoxF, colour: [u8; 3], thickness: u32) {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let clamp = |v: f64, hi: i64| (v.round() as i64).clamp(0, hi - 1) as u32;
+    let (x0, y0, x1, y1) = (
+        clamp(b.x0, w),
+        clamp(b.y0, h),
+        clamp(b.x1, w),
+        clamp(b.y1, h),
+    );
+    for t in 0..thickness {
+        for x in x0..=x1 {
+            for y in [y0.saturating_add(t).min(y1), y1.saturating_sub(t).max(y0)] {
+                img.put_pixel(x, y, Rgb(colour));
+            }
+        }
+        for y in y0..=y1 {
+            for x in [x0.saturating_add(t).min(x1), x1.saturating_sub(t).max(x0)] {
+                img.put_pixel(x, y, Rgb(colour));
+            }
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let model = args.model.load()?;
+    let preset = Preset::by_name(&args.preset)?;
+    let gt: HashMap<PathBuf, Vec<BoxF>> = match &args.data {
+        Some(d) => {
+            let ds = ilsvrc::wsol::read(d).with_context(|| format!("reading {}", d.display()))?;
+            ds.images
+                .iter()
+                .map(|i| {
+                    (
+                        ds.path(i).canonicalize().unwrap_or_else(|_| ds.path(i)),
+                        i.boxes.clone(),
+                    )
+                })
+                .collect()
+        }
+        None => HashMap::new(),
+    };
+    std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
+    let bar = crate::progress::bar(args.images.len(), 1);
+    let mut failed = Vec::new();
+    for path in &args.images {
+        match one(&args, &*model, &preset, &gt, path) {
+            Ok(line) => bar.suspend(|| println!("{line}")),
+            Err(e) => {
+                bar.suspend(|| eprintln!("error: {}: {e:#}", path.display()));
+                failed.push(path.display().to_string());
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(crate::progress::finish(&failed, args.images.len()))
+}
+
+fn one(
+    args: &Args,
+    model: &dyn ImageModel,
+    preset: &Preset,
+    gt: &HashMap<PathBuf, Vec<BoxF>>,
+    path: &Path,
+) -> anyhow::Result<String> {
+    let rgb = load_rgb(path)?;
+    let shown = model.preprocessing().resize(&rgb);
+    let x = model
+        .preprocessing()
+        .batch(std::slice::from_ref(&shown), model.device())?;
+    let boxes = localise(model, preset, &shown, &x, args.top.max(1), &[])?;
+    let (sx, sy) = (
+        rgb.width() as f64 / shown.width() as f64,
+        rgb.height() as f64 / shown.height() as f64,
+    );
+    let to_image = |b: segment::BoundingBox| {
+        BoxF::new(
+            b.x0 as f64 * sx,
+            b.y0 as f64 * sy,
+            (b.x1 + 1) as f64 * sx - 1.0,
+            (b.y1 + 1) as f64 * sy - 1.0,
+        )
+    };
+    // Picture at the image's own size: the top-1 object tinted, boxes drawn over it.
+    let mut pic = rgb.clone();
+    let mask = &boxes[0].mask;
+    for (x, y, p) in pic.enumerate_pixels_mut() {
+        let (mx, my) = (
+            ((x as f64 / sx) as usize).min(mask.ncols() - 1),
+            ((y as f64 / sy) as usize).min(mask.nrows() - 1),
+        );
+        if mask[(my, mx)] {
+            *p = Rgb([
+                (p[0] as u16 / 2 + 60) as u8,
+                (p[1] as u16 / 2 + 110) as u8,
+                (p[2] as u16 / 2) as u8,
+            ]);
+        }
+    }
+    let known = gt.get(&path.canonicalize().unwrap_or_else(|_| path.to_path_buf()));
+    for b in known.into_iter().flatten() {
+        draw_box(&mut pic, b, [230, 30, 30], 2);
+    }
+    for c in boxes.iter().skip(1) {
+        if let Some(b) = c.bbox {
+            draw_box(&mut pic, &to_image(b), [240, 220, 40], 1);
+        }
+    }
+    if let Some(b) = boxes[0].bbox {
+        draw_box(&mut pic, &to_image(b), [40, 220, 60], 3);
+    }
+    let stem = path
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
+    let boxes_png = args.out.join(format!("{stem}_boxes.png"));
+    save_png(&pic, &boxes_png)?;
+    let sal_png = args.out.join(format!("{stem}_saliency.png"));
+    save_png(&heatmap(&boxes[0].map), &sal_png)?;
+    let classes = model.classes();
+    let entries: Vec<_> = boxes
+        .iter()
+        .map(|c| {
+            let info = classes.get(c.class);
+            let bbox = c.bbox.map(to_image);
+            serde_json::json!({
+                "index": c.class,
+                "wnid": info.map(|i| i.wnid.as_str()),
+                "name": info.map(|i| i.name.as_str()),
+                "score": c.score,
+                "box": bbox,
+                "iou_with_ground_truth": known.and_then(|g| bbox.map(|b| b.best_iou(g))),
+                "notes": c.notes,
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "image": path.display().to_string(),
+        "preset": args.preset,
+        "model": model.name(),
+        "device": args.model.device,
+        "classes": entries,
+        "ground_truth": known,
+        "files": {"boxes": boxes_png.display().to_string(), "saliency": sal_png.display().to_string()},
+    })
+    .to_string())
+}
