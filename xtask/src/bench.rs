@@ -110,6 +110,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             16,
             "saliency_b16",
         ),
+        (
+            "10-crop saliency (per image)",
+            "ten-crop-saliency",
+            1,
+            "tencrop",
+        ),
     ];
     println!("\n| work | ours ms/image | PyTorch ms/image | ratio |");
     println!("|---|---|---|---|");
@@ -126,11 +132,88 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             }
         }
     }
+    segmentation(&peer_python)?;
     if !Path::new(&peer_python).exists() {
         eprintln!(
             "peer environment not found at {}; ratios need it",
             peer_python.display()
         );
     }
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The segmentation stage on the fixtures' pixels and saliency: ours (the segment crate's
+/// example) and the Python peer's functions, same inputs, one thread each.
+fn segmentation(peer_python: &Path) -> anyhow::Result<()> {
+    let fixtures: Vec<String> = std::fs::read_dir(shared().join("reference/fixtures"))?
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            (p.extension()? == "safetensors")
+                .then(|| p.file_stem().unwrap().to_string_lossy().to_string())
+        })
+        .collect();
+    let out = run_cmd(
+        Command::new("cargo")
+            .current_dir(root())
+            .env("RAYON_NUM_THREADS", "1")
+            .env("DEEPINSIDE_SHARED", shared())
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "deepinside-segment",
+                "--example",
+                "segment_fixture",
+            ])
+            .arg(std::env::temp_dir().join("deepinside-segment-bench"))
+            .args(&fixtures),
+    )?;
+    // Lines look like "ILSVRC2012_val_00000560: 69.4 ms, box ...".
+    let mut ours: Vec<(String, f64)> = out
+        .lines()
+        .filter_map(|l| {
+            let (id, rest) = l.split_once(": ")?;
+            Some((id.to_string(), rest.split(" ms").next()?.parse().ok()?))
+        })
+        .collect();
+    ours.sort_by(|a, b| a.0.cmp(&b.0));
+    let ours_median = median(ours.iter().map(|(_, ms)| *ms).collect());
+    println!("\n| segmentation stage, fixtures' pixels and saliency, one thread | ours ms | peer ms | ratio |");
+    println!("|---|---|---|---|");
+    if !peer_python.exists() {
+        println!(
+            "| median over {} images | {ours_median:.0} | (no peer) | |",
+            ours.len()
+        );
+        return Ok(());
+    }
+    let peer: Value = serde_json::from_str(&run_cmd(
+        Command::new(peer_python)
+            .arg(root().join("xtask/peers/segment_peer.py"))
+            .arg(shared()),
+    )?)?;
+    let mut theirs = Vec::new();
+    for (id, ms) in &ours {
+        if let Some(p) = peer.get(id).and_then(Value::as_f64) {
+            println!("| {id} | {ms:.0} | {p:.0} | {:.2} |", ms / p);
+            theirs.push(p);
+        }
+    }
+    let peer_median = median(theirs);
+    println!(
+        "| median | {ours_median:.0} | {peer_median:.0} | {:.2} |",
+        ours_median / peer_median
+    );
     Ok(())
 }

@@ -1,0 +1,27 @@
+"""Times the Python peer's segmentation stage (../shared/peers/localise_peer.py: seeds, scikit-learn
+GMMs, PyMaxflow GraphCut, largest component) on the reference fixtures' pixels and saliency maps,
+the same inputs `cargo run -p deepinside-segment --example segment_fixture` uses. One thread,
+best of 3 process-time runs per image. Prints JSON {image_id: ms}."""
+import glob, json, os, sys, time, importlib.util
+for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(v, "1")
+import numpy as np
+from safetensors.numpy import load_file
+
+shared = sys.argv[1]
+spec = importlib.util.spec_from_file_location("lp", os.path.join(shared, "peers/localise_peer.py"))
+lp = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(lp)
+out = {}
+for f in sorted(glob.glob(os.path.join(shared, "reference/fixtures/*.safetensors"))):
+    d = load_file(f)
+    img, sal = d["pixels_224"].astype(np.uint8), d["saliency"]
+    best = float("inf")
+    for _ in range(3):
+        t = time.process_time()
+        fg, bg = lp.seeds(sal)
+        dfg, dbg = lp.unaries(img, fg, bg)
+        lp.largest_box(lp.cut(dfg, dbg, lp.pairwise(img, 50.0))) or lp.largest_box(fg)
+        best = min(best, time.process_time() - t)
+    out[os.path.basename(f)[: -len(".safetensors")]] = best * 1e3
+print(json.dumps(out))
