@@ -35,6 +35,17 @@ impl Preset {
     }
 }
 
+/// An inclusive pixel box of the model-size image, in the pixels of an image `sx` times
+/// wider and `sy` times taller: pixel `x` covers `[x, x + 1)`, so the far edge scales as `x1 + 1`.
+pub fn to_image_box(b: BoundingBox, sx: f64, sy: f64) -> ilsvrc::BoxF {
+    ilsvrc::BoxF::new(
+        b.x0 as f64 * sx,
+        b.y0 as f64 * sy,
+        (b.x1 + 1) as f64 * sx - 1.0,
+        (b.y1 + 1) as f64 * sy - 1.0,
+    )
+}
+
 /// A class, its score, its saliency map and the box made from it (input-size pixels).
 pub struct ClassBox {
     pub class: usize,

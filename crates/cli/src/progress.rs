@@ -1,6 +1,7 @@
 //! What every command over many images shares: a progress bar (images/s, ETA) and the
 //! closing summary of the images that failed, which sets the exit status.
 use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// A progress bar for `len` images, drawn only when there are more than `min` of them.
@@ -25,4 +26,32 @@ pub fn finish(failed: &[String], total: usize) -> ExitCode {
         failed.join(", ")
     );
     ExitCode::from(1)
+}
+
+/// Runs `work` on each image under a progress bar (shown above `min` images): a JSON line it
+/// returns goes to stdout (and to `on_line`), an error is reported and the image skipped.
+/// Returns exit status 1 if any image failed.
+pub fn each_image(
+    images: &[PathBuf],
+    min: usize,
+    mut work: impl FnMut(&std::path::Path) -> anyhow::Result<String>,
+    mut on_line: impl FnMut(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<ExitCode> {
+    let bar = bar(images.len(), min);
+    let mut failed = Vec::new();
+    for path in images {
+        match work(path) {
+            Ok(line) => {
+                on_line(&line)?;
+                bar.suspend(|| println!("{line}"));
+            }
+            Err(e) => {
+                bar.suspend(|| eprintln!("error: {}: {e:#}", path.display()));
+                failed.push(path.display().to_string());
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(finish(&failed, images.len()))
 }

@@ -2,7 +2,7 @@
 //! over a dataset, with per-image JSON Lines written as it goes (resumable: `--resume`
 //! skips images already done; a line is written whole or not at all), and a summary table
 //! plus `summary.json` with the challenge's metrics and the baselines on the same images.
-use crate::localise::{localise, Preset};
+use crate::localise::{localise, to_image_box, Preset};
 use crate::model_args::ModelArgs;
 use anyhow::{bail, Context};
 use convnet::preprocess::load_rgb;
@@ -44,16 +44,6 @@ pub struct Args {
 
 const THRESHOLDS: usize = 100;
 
-/// Converts an inclusive pixel box of the model-size image to the annotation's image size.
-fn to_image(b: segment::BoundingBox, sx: f64, sy: f64) -> BoxF {
-    BoxF::new(
-        b.x0 as f64 * sx,
-        b.y0 as f64 * sy,
-        (b.x1 + 1) as f64 * sx - 1.0,
-        (b.y1 + 1) as f64 * sy - 1.0,
-    )
-}
-
 /// A centred box covering `area` of a `w × h` image.
 fn centred(w: f64, h: f64, area: f64) -> BoxF {
     let (bw, bh) = (w * area.sqrt(), h * area.sqrt());
@@ -86,7 +76,7 @@ fn box_hits(map: &Array2<f32>, gt: &[BoxF], sx: f64, sy: f64) -> Vec<Vec<bool>> 
             let cut = (t as f32 / THRESHOLDS as f32 * 255.0).floor();
             segment::component_boxes(&scaled.mapv(|v| v > cut))
                 .iter()
-                .map(|b| to_image(*b, sx, sy).best_iou(gt))
+                .map(|b| to_image_box(*b, sx, sy).best_iou(gt))
                 .fold(0.0, f64::max)
         })
         .collect();
@@ -216,7 +206,7 @@ fn evaluate(
     let boxes = localise(model, preset, &shown, &x, 5, &[img.label])?;
     let (top, label_box) = boxes.split_at(5);
     let label_box = &label_box[0];
-    let to = |b: &Option<segment::BoundingBox>| b.map(|b| to_image(b, sx, sy));
+    let to = |b: &Option<segment::BoundingBox>| b.map(|b| to_image_box(b, sx, sy));
     let (w, h) = (img.size.0 as f64, img.size.1 as f64);
     let iou = |b: &BoxF| b.best_iou(&img.boxes);
     Ok(json!({

@@ -78,20 +78,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => HashMap::new(),
     };
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
-    let bar = crate::progress::bar(args.images.len(), 1);
-    let mut failed = Vec::new();
-    for path in &args.images {
-        match one(&args, &*model, &preset, &gt, path) {
-            Ok(line) => bar.suspend(|| println!("{line}")),
-            Err(e) => {
-                bar.suspend(|| eprintln!("error: {}: {e:#}", path.display()));
-                failed.push(path.display().to_string());
-            }
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(crate::progress::finish(&failed, args.images.len()))
+    crate::progress::each_image(
+        &args.images,
+        1,
+        |path| one(&args, &*model, &preset, &gt, path),
+        |_| Ok(()),
+    )
 }
 
 fn one(
@@ -111,14 +103,7 @@ fn one(
         rgb.width() as f64 / shown.width() as f64,
         rgb.height() as f64 / shown.height() as f64,
     );
-    let to_image = |b: segment::BoundingBox| {
-        BoxF::new(
-            b.x0 as f64 * sx,
-            b.y0 as f64 * sy,
-            (b.x1 + 1) as f64 * sx - 1.0,
-            (b.y1 + 1) as f64 * sy - 1.0,
-        )
-    };
+    let to_image = |b: segment::BoundingBox| crate::localise::to_image_box(b, sx, sy);
     // Picture at the image's own size: the top-1 object tinted, boxes drawn over it.
     let mut pic = rgb.clone();
     let mask = &boxes[0].mask;

@@ -63,24 +63,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .append(true)
         .open(&jsonl)
         .with_context(|| jsonl.display().to_string())?;
-    let bar = crate::progress::bar(args.images.len(), 3);
-    let mut failed = Vec::new();
-    for path in &args.images {
-        match explain(&args, &*model, &target, path) {
-            Ok(line) => {
-                use std::io::Write;
-                writeln!(log, "{line}")?;
-                bar.suspend(|| println!("{line}"));
-            }
-            Err(e) => {
-                bar.suspend(|| eprintln!("error: {}: {e:#}", path.display()));
-                failed.push(path.display().to_string());
-            }
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(crate::progress::finish(&failed, args.images.len()))
+    crate::progress::each_image(
+        &args.images,
+        3,
+        |path| explain(&args, &*model, &target, path),
+        |line| {
+            use std::io::Write;
+            Ok(writeln!(log, "{line}")?)
+        },
+    )
 }
 
 /// Writes the outputs for one image and returns its JSON line.

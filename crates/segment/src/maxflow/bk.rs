@@ -94,6 +94,16 @@ impl Search<'_> {
         }
     }
 
+    /// Residual capacity that lets a `tree` node keep (or take) the neighbour across arc `a`
+    /// as its parent: the reverse direction of [`outward`](Self::outward).
+    #[inline]
+    fn inward(&self, tree: Tree, a: usize) -> f64 {
+        match tree {
+            Tree::S => self.g.arcs[self.g.arcs[a].sister as usize].cap,
+            _ => self.g.arcs[a].cap,
+        }
+    }
+
     /// Grows the trees from active nodes until they touch. Returns the arc from an S-tree
     /// node to a T-tree node with residual capacity, or `None` when no active node is left.
     fn grow(&mut self) -> Option<usize> {
@@ -261,11 +271,7 @@ impl Search<'_> {
                 continue;
             }
             // The arc that would carry flow between q (parent) and p (child).
-            let residual = match tp {
-                Tree::S => self.g.arcs[self.g.arcs[a].sister as usize].cap,
-                _ => self.g.arcs[a].cap,
-            };
-            if residual <= 0.0 {
+            if self.inward(tp, a) <= 0.0 {
                 continue;
             }
             if let Some(d) = self.origin_distance(q) {
@@ -287,11 +293,7 @@ impl Search<'_> {
             if self.tree[q] != tp {
                 continue;
             }
-            let residual = match tp {
-                Tree::S => self.g.arcs[self.g.arcs[a].sister as usize].cap,
-                _ => self.g.arcs[a].cap,
-            };
-            if residual > 0.0 {
+            if self.inward(tp, a) > 0.0 {
                 self.activate(q as u32);
             }
             let qp = self.parent[q];
