@@ -4,3 +4,4 @@
 //! Each crate can also be used on its own (`deepinside-convnet`, ...).
 pub use attribution;
 pub use convnet;
+pub use synthesis;

@@ -1,7 +1,7 @@
 //! One forward pass, then one backward pass per target: the input gradient of every target
 //! for every image of a batch. Images of a batch do not interact (eval-mode models), so the
 //! per-image scores are summed and differentiated together.
-use crate::error::{AttributionError, Result};
+use crate::error::Result;
 use crate::reduce::Reduction;
 use crate::target::{ResolvedTarget, Target};
 use candle_core::{Tensor, Var};
@@ -71,66 +71,14 @@ impl<'m> Pass<'m> {
         self.logits.len()
     }
 
-    /// The class ranked `k` in each image.
-    fn ranked(&self, k: usize) -> Vec<usize> {
-        self.logits
-            .iter()
-            .map(|row| {
-                let mut idx: Vec<usize> = (0..row.len()).collect();
-                idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
-                idx[k]
-            })
-            .collect()
-    }
-
     /// Per-image scores `[batch]` of `target`, with what each one resolved to.
     fn scores(&self, target: &Target) -> Result<(Tensor, Vec<ResolvedTarget>)> {
-        let classes = match target {
-            Target::Class(c) => Some(vec![*c; self.batch()]),
-            Target::Top1 => Some(self.ranked(0)),
-            Target::Rank(k) => Some(self.ranked(*k)),
-            _ => None,
-        };
-        if let Some(classes) = classes {
-            return self.class_scores(&classes);
-        }
-        let layer = target.layer().expect("unit targets name a layer");
-        let act =
-            self.out.activations.get(layer).ok_or_else(|| {
-                AttributionError::Target(format!("layer {layer} was not captured"))
-            })?;
-        let s = match target {
-            Target::Neuron { index, .. } => {
-                let mut t = act.clone();
-                for &i in index {
-                    // Index dimension 1 each time: dimension 0 stays the batch.
-                    t = t.narrow(1, i, 1)?.squeeze(1)?;
-                }
-                t
-            }
-            Target::Channel { channel, .. } => {
-                act.narrow(1, *channel, 1)?.flatten_from(1)?.mean(1)?
-            }
-            _ => unreachable!(),
-        };
-        Ok((s, vec![target.resolve_unit(); self.batch()]))
+        target.scores(self.model, &self.out, &self.logits)
     }
 
     /// Per-image scores of one class per image.
     pub fn class_scores(&self, classes: &[usize]) -> Result<(Tensor, Vec<ResolvedTarget>)> {
-        let idx = Tensor::from_vec(
-            classes.iter().map(|&c| c as u32).collect::<Vec<_>>(),
-            (classes.len(), 1),
-            self.out.logits.device(),
-        )?;
-        let s = self.out.logits.gather(&idx, 1)?.squeeze(1)?;
-        Ok((
-            s,
-            classes
-                .iter()
-                .map(|&c| Target::resolve_class(c, self.model))
-                .collect(),
-        ))
+        crate::target::class_scores(self.model, &self.out.logits, classes)
     }
 
     /// Differentiates the per-image scores; one backward pass for the whole batch.

@@ -2,7 +2,8 @@
 //! layer, or a channel's mean activation (the paper's point that gradient visualisation
 //! works for every layer, not only for class scores).
 use crate::error::{AttributionError, Result};
-use convnet::ImageModel;
+use candle_core::Tensor;
+use convnet::{ForwardOutput, ImageModel};
 
 /// A scalar of the network's forward pass whose input gradient we want.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,15 +90,67 @@ impl Target {
         }
     }
 
+    /// Per-image values `[batch]` of this target in a forward pass (which must have captured
+    /// [`Target::layer`]), differentiable, with what each one resolved to. `logits` are the
+    /// pass's logits on the host, used to rank classes for `Top1`/`Rank`.
+    pub fn scores(
+        &self,
+        model: &dyn ImageModel,
+        out: &ForwardOutput,
+        logits: &[Vec<f32>],
+    ) -> Result<(Tensor, Vec<ResolvedTarget>)> {
+        let ranked = |k: usize| -> Vec<usize> {
+            logits
+                .iter()
+                .map(|row| {
+                    let mut idx: Vec<usize> = (0..row.len()).collect();
+                    idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+                    idx[k]
+                })
+                .collect()
+        };
+        let batch = out.logits.dim(0)?;
+        let classes = match self {
+            Target::Class(c) => Some(vec![*c; batch]),
+            Target::Top1 => Some(ranked(0)),
+            Target::Rank(k) => Some(ranked(*k)),
+            _ => None,
+        };
+        if let Some(classes) = classes {
+            return class_scores(model, &out.logits, &classes);
+        }
+        let layer = self.layer().expect("unit targets name a layer");
+        let act = out
+            .activations
+            .get(layer)
+            .ok_or_else(|| AttributionError::Target(format!("layer {layer} was not captured")))?;
+        let s = match self {
+            Target::Neuron { index, .. } => {
+                let mut t = act.clone();
+                for &i in index {
+                    // Index dimension 1 each time: dimension 0 stays the batch.
+                    t = t.narrow(1, i, 1)?.squeeze(1)?;
+                }
+                t
+            }
+            Target::Channel { channel, .. } => {
+                act.narrow(1, *channel, 1)?.flatten_from(1)?.mean(1)?
+            }
+            _ => unreachable!(),
+        };
+        Ok((s, vec![self.resolve_unit(); batch]))
+    }
+
     /// The layer whose activation this target needs captured, if any.
-    pub(crate) fn layer(&self) -> Option<&str> {
+    pub fn layer(&self) -> Option<&str> {
         match self {
             Target::Neuron { layer, .. } | Target::Channel { layer, .. } => Some(layer),
             _ => None,
         }
     }
 
-    pub(crate) fn resolve_class(class: usize, model: &dyn ImageModel) -> ResolvedTarget {
+    /// The class target as applied: its index and a label with WNID and name.
+    pub fn resolve_class(class: usize, model: &dyn ImageModel) -> ResolvedTarget {
         let label = match model.classes().get(class) {
             Some(c) => format!("class {class} ({} {})", c.wnid, c.name),
             None => format!("class {class}"),
@@ -127,4 +180,25 @@ impl Target {
             _ => unreachable!("only unit targets resolve without a class"),
         }
     }
+}
+
+/// Per-image scores of one class per image, gathered from `[batch, classes]` logits.
+pub(crate) fn class_scores(
+    model: &dyn ImageModel,
+    logits: &Tensor,
+    classes: &[usize],
+) -> Result<(Tensor, Vec<ResolvedTarget>)> {
+    let idx = Tensor::from_vec(
+        classes.iter().map(|&c| c as u32).collect::<Vec<_>>(),
+        (classes.len(), 1),
+        logits.device(),
+    )?;
+    let s = logits.gather(&idx, 1)?.squeeze(1)?;
+    Ok((
+        s,
+        classes
+            .iter()
+            .map(|&c| Target::resolve_class(c, model))
+            .collect(),
+    ))
 }

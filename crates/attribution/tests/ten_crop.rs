@@ -1,66 +1,36 @@
 //! 10-crop placement, mirroring and coverage averaging, checked exactly on a linear model
 //! whose input gradient is known in closed form (the weights themselves).
 use attribution::{ten_crop, Method, Reduction, Target, TenCrop};
-use candle_core::{Device, Tensor};
-use convnet::ops::{linear, LinearParams};
-use convnet::{
-    ClassNames, ForwardOptions, ForwardOutput, ImageModel, LayerInfo, ModelInfo, Preprocessing,
-};
+use convnet::{ClassNames, LinearPixelModel, Preprocessing};
 use image::RgbImage;
-use std::collections::BTreeMap;
-use std::sync::Arc;
 
 const N: usize = 3 * 224 * 224;
 
 /// S_c(x) = w_c · x + b_c: ∂S_c/∂x = w_c whatever the image.
-struct LinearScorer {
-    params: Arc<LinearParams>,
-    weights: Vec<f32>,
-    info: ModelInfo,
-}
+struct LinearScorer(LinearPixelModel);
 
 impl LinearScorer {
     fn new() -> Self {
         let weights: Vec<f32> = (0..2 * N)
             .map(|k| ((k as f32) * 0.0137).sin() * (1.0 + (k % 7) as f32))
             .collect();
-        LinearScorer {
-            params: Arc::new(
-                LinearParams::new(weights.clone(), 2, N, Some(vec![0.5, -0.5])).unwrap(),
-            ),
-            weights,
-            info: ModelInfo {
-                name: "linear-scorer".into(),
-                preprocessing: Preprocessing::efficientnet_lite(),
-                classes: ClassNames::parse_synset_words("n00000001 left\nn00000002 right\n")
-                    .unwrap(),
-                layers: vec![LayerInfo {
-                    name: "logits".into(),
-                    shape: vec![2],
-                }],
-                device: Device::Cpu,
-            },
-        }
+        let classes = ClassNames::parse_synset_words("n00000001 left\nn00000002 right\n").unwrap();
+        LinearScorer(
+            LinearPixelModel::new(
+                weights,
+                vec![0.5, -0.5],
+                Preprocessing::efficientnet_lite(),
+                classes,
+            )
+            .unwrap(),
+        )
     }
 
     /// max_c |w_class[c, y, x]|: the single-crop saliency at crop pixel (y, x).
     fn saliency(&self, class: usize, y: usize, x: usize) -> f32 {
         (0..3)
-            .map(|c| self.weights[class * N + (c * 224 + y) * 224 + x].abs())
+            .map(|c| self.0.weight(class, c, y, x).abs())
             .fold(0.0, f32::max)
-    }
-}
-
-impl ImageModel for LinearScorer {
-    fn info(&self) -> &ModelInfo {
-        &self.info
-    }
-    fn forward_with(&self, x: &Tensor, _opts: &ForwardOptions) -> convnet::Result<ForwardOutput> {
-        let logits = linear(&x.flatten_from(1)?, &self.params)?;
-        Ok(ForwardOutput {
-            logits,
-            activations: BTreeMap::new(),
-        })
     }
 }
 
@@ -72,7 +42,7 @@ fn ten_crop_places_unmirrors_and_averages_by_coverage() {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 7])
     });
     let r = ten_crop(
-        &model,
+        &model.0,
         &img,
         &Target::Class(1),
         Method::Gradient,
@@ -115,7 +85,7 @@ fn a_crop_sized_image_averages_the_map_and_its_mirror() {
     let img = RgbImage::from_pixel(224, 224, image::Rgb([1, 2, 3]));
     let g = TenCrop { short_side: 224 };
     let r = ten_crop(
-        &model,
+        &model.0,
         &img,
         &Target::Class(0),
         Method::Gradient,

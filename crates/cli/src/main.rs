@@ -29,6 +29,8 @@ enum Command {
     Saliency(commands::saliency::Args),
     /// Boxes for the top-k classes of images, from their saliency maps (GraphCut).
     Localise(commands::localise::Args),
+    /// Class models and feature visualisations by gradient ascent on the input.
+    Visualise(commands::visualise::Args),
     /// Classification and localisation metrics over a dataset (resumable).
     Eval(commands::eval::Args),
     /// Run on built-in defaults: fetch the model and sample photos, write results.
@@ -44,6 +46,7 @@ fn main() -> std::process::ExitCode {
         Command::Saliency(a) => commands::saliency::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Localise(a) => commands::localise::run(a),
+        Command::Visualise(a) => commands::visualise::run(a),
     };
     match result {
         Ok(code) => code,

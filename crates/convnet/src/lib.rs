@@ -33,7 +33,7 @@ pub use classes::{ClassInfo, ClassNames};
 pub use error::{ConvnetError, Result};
 pub use models::{
     load_model, parse_device, EfficientNetLite0, ForwardOptions, ForwardOutput, ImageModel,
-    LayerInfo, ModelInfo, ModelKind, PaperNet, Vgg16,
+    LayerInfo, LinearPixelModel, ModelInfo, ModelKind, PaperNet, Vgg16,
 };
 pub use preprocess::Preprocessing;
 pub use rule::BackwardRule;

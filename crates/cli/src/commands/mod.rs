@@ -4,3 +4,4 @@ pub mod eval;
 pub mod fetch_model;
 pub mod localise;
 pub mod saliency;
+pub mod visualise;

@@ -2,12 +2,14 @@
 //! built-in models.
 mod capture;
 pub mod efficientnet_lite;
+mod linear_pixels;
 pub mod paper_net;
 mod registry;
 pub mod vgg16;
 
 pub(crate) use capture::{Capture, LayerTable};
 pub use efficientnet_lite::EfficientNetLite0;
+pub use linear_pixels::LinearPixelModel;
 pub use paper_net::PaperNet;
 pub use registry::{load_model, parse_device, ModelKind};
 pub use vgg16::Vgg16;

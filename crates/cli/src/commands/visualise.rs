@@ -1,0 +1,269 @@
+//! `deepinside visualise`: class models (the paper's Sect. 2) and feature visualisations —
+//! one PNG per target, a labelled grid, and a JSON file with scores, regulariser values,
+//! robustness under re-framing and every setting.
+use crate::model_args::ModelArgs;
+use anyhow::{bail, Context};
+use attribution::render::{grid, save_png};
+use attribution::Target;
+use convnet::ImageModel;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use synthesis::{augmentation_robustness, visualise, Augmentations, Optimiser, Settings};
+
+/// The classes of the paper's Fig. 1 (washing machine, computer keyboard, kit fox, goose,
+/// ostrich, limousine), by WNID.
+pub const PAPER_CLASSES: [&str; 6] = [
+    "n04554684",
+    "n03085013",
+    "n02119789",
+    "n01855672",
+    "n01518878",
+    "n03670208",
+];
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Classes, comma-separated indices (0-based, sorted-WNID order) or WNIDs. Default: the
+    /// paper's Fig. 1 classes.
+    #[arg(long, value_delimiter = ',')]
+    pub class: Vec<String>,
+    /// Visualise channels of this layer instead of classes (their mean activation).
+    #[arg(long, requires = "channel", conflicts_with = "class")]
+    pub layer: Option<String>,
+    /// Channels of --layer, comma-separated.
+    #[arg(long, value_delimiter = ',', requires = "layer")]
+    pub channel: Vec<usize>,
+    /// paper (S_c − λ‖I‖², plain ascent from the mean image), recommended (recognisable
+    /// images: Fourier/colour parameterisation, Adam, random transforms) or posterior (the
+    /// paper's softmax control).
+    #[arg(long, default_value = "paper")]
+    pub mode: String,
+    /// Number of steps (default: the mode's).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// λ of the L2 penalty (default: the mode's).
+    #[arg(long)]
+    pub lambda: Option<f32>,
+    /// Step size (plain ascent) or learning rate (Adam) (default: the mode's).
+    #[arg(long)]
+    pub step_size: Option<f32>,
+    /// Total-variation weight (default: the mode's).
+    #[arg(long)]
+    pub tv: Option<f32>,
+    /// Seed of the random start and transforms.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Targets optimised together in one batch.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Images per row of the grid.
+    #[arg(long, default_value_t = 5)]
+    pub columns: usize,
+    /// Skip the re-framing robustness check of class images.
+    #[arg(long)]
+    pub no_robustness: bool,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+impl Args {
+    fn settings(&self) -> anyhow::Result<Settings> {
+        let mut s = Settings::preset(&self.mode)?;
+        if let Some(n) = self.steps {
+            s.steps = n;
+        }
+        if let Some(l) = self.lambda {
+            s.penalties.l2 = l;
+        }
+        if let Some(t) = self.tv {
+            s.penalties.tv = t;
+        }
+        if let Some(v) = self.step_size {
+            s.optimiser = match s.optimiser {
+                Optimiser::Ascent { .. } => Optimiser::Ascent { step: v },
+                Optimiser::Adam { .. } => Optimiser::Adam { lr: v },
+            };
+        }
+        s.seed = self.seed;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// The targets and the file stem of each.
+    fn targets(&self, model: &dyn ImageModel) -> anyhow::Result<Vec<(Target, String)>> {
+        if let Some(layer) = &self.layer {
+            return Ok(self
+                .channel
+                .iter()
+                .map(|&channel| {
+                    (
+                        Target::Channel {
+                            layer: layer.clone(),
+                            channel,
+                        },
+                        format!("{layer}-channel{channel}"),
+                    )
+                })
+                .collect());
+        }
+        let specs: Vec<String> = if self.class.is_empty() {
+            PAPER_CLASSES.iter().map(|s| s.to_string()).collect()
+        } else {
+            self.class.clone()
+        };
+        specs
+            .iter()
+            .map(|spec| {
+                let info = model
+                    .classes()
+                    .resolve(spec.trim())
+                    .map_err(|e| anyhow::anyhow!("--class {spec}: {e}"))?;
+                Ok((Target::Class(info.index), info.index.to_string()))
+            })
+            .collect()
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let settings = args.settings()?;
+    if args.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let model = args.model.load()?;
+    let targets = args.targets(&*model)?;
+    for (t, _) in &targets {
+        t.validate(&*model)?;
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
+
+    let bar = ProgressBar::new((targets.len() * settings.steps) as u64).with_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps, {msg}, eta {eta}")
+            .expect("valid template"),
+    );
+    let mut records = Vec::new();
+    let mut tiles = Vec::new();
+    let mut stopped = Vec::new();
+    for chunk in targets.chunks(args.batch) {
+        let ts: Vec<Target> = chunk.iter().map(|(t, _)| t.clone()).collect();
+        let results = visualise(&*model, &ts, &settings, &mut |p| {
+            let shown: Vec<String> = p.values.iter().map(|v| format!("{v:.3}")).collect();
+            bar.set_message(format!("values {}", shown.join(" ")));
+            bar.inc(chunk.len() as u64);
+        })?;
+        for ((target, stem), v) in chunk.iter().zip(results) {
+            let file = args.out.join(format!("{stem}.png"));
+            save_png(&v.image, &file)?;
+            let robustness = match (target, args.no_robustness) {
+                (Target::Class(c), false) => Some(augmentation_robustness(
+                    &*model,
+                    &v.image,
+                    *c,
+                    &Augmentations::default(),
+                )?),
+                _ => None,
+            };
+            if let Some(why) = &v.stopped {
+                bar.suspend(|| eprintln!("warning: {}: {why}", v.target.label));
+                stopped.push(v.target.label.clone());
+            }
+            let caption = match (&v.target.class, &robustness) {
+                (Some(c), Some(r)) => format!(
+                    "{c} {}\nS={:.1} P={:.2} aug {}/{}",
+                    short_name(&*model, *c),
+                    v.score.unwrap_or(f32::NAN),
+                    v.probability.unwrap_or(f32::NAN),
+                    r.top1,
+                    r.trials
+                ),
+                (Some(c), None) => format!(
+                    "{c} {}\nS={:.1}",
+                    short_name(&*model, *c),
+                    v.score.unwrap_or(f32::NAN)
+                ),
+                _ => format!("{}\n{:.3}", v.target.label, v.value),
+            };
+            tiles.push((v.image.clone(), caption));
+            let top5: Vec<serde_json::Value> = v
+                .top5
+                .iter()
+                .map(|&(c, s)| serde_json::json!({"class": c, "name": short_name(&*model, c), "logit": s}))
+                .collect();
+            records.push(serde_json::json!({
+                "file": file.display().to_string(),
+                "target": v.target,
+                "value": v.value,
+                "score": v.score,
+                "probability": v.probability,
+                "regulariser": v.regulariser,
+                "l2_norm_squared": v.l2_norm_squared,
+                "top5": top5,
+                "robustness": robustness,
+                "stopped": v.stopped,
+                "history": {
+                    "value": v.history.iter().map(|h| h.value).collect::<Vec<_>>(),
+                    "objective": v.history.iter().map(|h| h.objective).collect::<Vec<_>>(),
+                },
+            }));
+        }
+    }
+    bar.finish_and_clear();
+    let grid_file = args.out.join("grid.png");
+    save_png(&grid(&tiles, args.columns.min(tiles.len())), &grid_file)?;
+    let json_file = args.out.join("visualise.json");
+    let summary = serde_json::json!({
+        "model": model.name(),
+        "device": args.model.device,
+        "settings": settings,
+        "targets": records,
+    });
+    std::fs::write(&json_file, serde_json::to_string_pretty(&summary)?)
+        .with_context(|| json_file.display().to_string())?;
+    for r in &records {
+        println!(
+            "{}: value {:.4}, top-1 {}{}",
+            r["file"].as_str().unwrap_or_default(),
+            r["value"].as_f64().unwrap_or(f64::NAN),
+            r["top5"][0]["name"].as_str().unwrap_or_default(),
+            match r["robustness"]["top1"].as_u64() {
+                Some(k) => format!(", top-1 under {k}/20 re-framings"),
+                None => String::new(),
+            }
+        );
+    }
+    println!(
+        "grid: {}\nsettings and scores: {}",
+        grid_file.display(),
+        json_file.display()
+    );
+    if stopped.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{} of {} targets stopped early: {}",
+            stopped.len(),
+            targets.len(),
+            stopped.join(", ")
+        );
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// The first synonym of a class name ("tabby" for "tabby, tabby cat").
+fn short_name(model: &dyn ImageModel, class: usize) -> String {
+    model
+        .classes()
+        .get(class)
+        .map(|c| {
+            c.name
+                .split(',')
+                .next()
+                .unwrap_or(&c.name)
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_else(|| class.to_string())
+}
