@@ -132,12 +132,65 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             }
         }
     }
+    class_model(&peer)?;
     segmentation(&peer_python)?;
     if !Path::new(&peer_python).exists() {
         eprintln!(
             "peer environment not found at {}; ratios need it",
             peer_python.display()
         );
+    }
+    Ok(())
+}
+
+/// 200 steps of the paper's class-model ascent for class 949, as the peer's `classmodel`:
+/// ours is the whole `deepinside visualise` command (model load and PNG included), median
+/// of three runs, right after the peer's (which times three runs after three warm-ups).
+fn class_model(peer: &dyn Fn(&str) -> anyhow::Result<Option<Value>>) -> anyhow::Result<()> {
+    let status = Command::new("cargo")
+        .current_dir(root())
+        .args(["build", "--quiet", "--release", "-p", "deepinside-cli"])
+        .status()?;
+    if !status.success() {
+        bail!("building the CLI failed");
+    }
+    let bin = root().join("target/release/deepinside");
+    let out = std::env::temp_dir().join("deepinside-classmodel-bench");
+    let theirs = peer("classmodel")?.and_then(|v| v["classmodel_200_steps"]["median_ms"].as_f64());
+    let mut ours = Vec::new();
+    for _ in 0..3 {
+        let t = std::time::Instant::now();
+        run_cmd(
+            Command::new(&bin)
+                .env("RAYON_NUM_THREADS", "2")
+                .args([
+                    "visualise",
+                    "--class",
+                    "949",
+                    "--mode",
+                    "paper",
+                    "--steps",
+                    "200",
+                ])
+                .args(["--no-robustness", "--out"])
+                .arg(&out),
+        )?;
+        ours.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let ours = median(ours);
+    println!("\n| class model, 200 steps, one class | ours s | PyTorch s | ratio |");
+    println!("|---|---|---|---|");
+    match theirs {
+        None => println!(
+            "| paper mode, class 949 | {:.1} | (no peer) | |",
+            ours / 1e3
+        ),
+        Some(t) => println!(
+            "| paper mode, class 949 | {:.1} | {:.1} | {:.2} |",
+            ours / 1e3,
+            t / 1e3,
+            ours / t
+        ),
     }
     Ok(())
 }

@@ -409,3 +409,65 @@ fn localise_writes_boxes_json_and_pictures() {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
 }
+
+#[test]
+fn visualise_writes_class_pngs_grid_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("vis");
+    let out = deepinside(
+        &[
+            "visualise",
+            "--class",
+            "130,n02123045",
+            "--mode",
+            "paper",
+            "--steps",
+            "3",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["130.png", "281.png"] {
+        let img = image::open(out_dir.join(name)).unwrap();
+        assert_eq!((img.width(), img.height()), (224, 224), "{name}");
+    }
+    let grid = image::open(out_dir.join("grid.png")).unwrap();
+    assert!(grid.width() > 448 && grid.height() > 224);
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("visualise.json")).unwrap())
+            .unwrap();
+    assert_eq!(j["settings"]["mode"], "paper");
+    assert_eq!(j["settings"]["steps"], 3);
+    let t = j["targets"].as_array().unwrap();
+    assert_eq!(t.len(), 2);
+    assert_eq!(t[1]["target"]["class"], 281);
+    assert_eq!(t[0]["history"]["value"].as_array().unwrap().len(), 3);
+    assert!(t[0]["regulariser"].as_f64().unwrap() >= 0.0);
+    assert_eq!(t[0]["robustness"]["trials"], 20);
+}
+
+#[test]
+fn visualise_rejects_bad_classes_and_settings_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().to_str().unwrap();
+    for (args, needle) in [
+        (vec!["--class", "n99999999"], "n99999999"),
+        (vec!["--class", "1000"], "1000"),
+        (vec!["--class", "1", "--steps", "0"], "steps"),
+        (vec!["--class", "1", "--lambda", "-0.1"], "λ"),
+        (vec!["--class", "1", "--mode", "dream"], "dream"),
+    ] {
+        let mut all = vec!["visualise", "--out", o];
+        all.extend(args.iter());
+        let out = deepinside(&all, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
