@@ -2,6 +2,7 @@
 //! its own module under `commands/`; this file only parses and dispatches.
 mod commands;
 mod demo_images;
+mod gallery;
 mod localise;
 mod model_args;
 mod progress;

@@ -471,3 +471,86 @@ fn visualise_rejects_bad_classes_and_settings_by_name() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+/// Headless Chromium as the env notes prescribe: no sandbox (root), no GPU, no network
+/// chatter, a fresh profile.
+fn chromium(profile: &Path, extra: &[&str], page: &Path) -> Output {
+    let bin = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("Chromium is needed for the gallery test: apt-get install chromium (.ci/run does)");
+    Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn demo_gallery_renders_in_headless_chromium_with_every_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("demo");
+    let img = dev_image("ILSVRC2012_val_00000560");
+    let out = deepinside(
+        &[
+            "demo",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--class-model-steps",
+            "5",
+            "--images",
+            img.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = out_dir.join("index.html");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(page.to_str().unwrap()));
+
+    // Every <img> decoded: the page's load handler writes the count on <body>.
+    let dom = chromium(&dir.path().join("p1"), &["--dump-dom"], &page);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let loaded = dom
+        .split("data-images-loaded=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no load marker in the rendered page: {dom:.400}"));
+    let (ok, total) = loaded.split_once('/').unwrap();
+    assert_eq!(ok, total, "images loaded: {loaded}");
+    assert!(total.parse::<usize>().unwrap() >= 4, "images: {loaded}");
+
+    // And the page is not blank: a good part of the screenshot is not background.
+    let shot = dir.path().join("shot.png");
+    let r = chromium(
+        &dir.path().join("p2"),
+        &[
+            "--window-size=1200,1600",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &page,
+    );
+    assert!(shot.exists(), "{}", String::from_utf8_lossy(&r.stderr));
+    let s = image::open(&shot).unwrap().to_rgb8();
+    let inked = s.pixels().filter(|p| p.0.iter().any(|&v| v < 235)).count() as f64
+        / (s.width() * s.height()) as f64;
+    assert!(
+        inked > 0.15,
+        "only {:.1} % of the page is drawn",
+        inked * 100.0
+    );
+}

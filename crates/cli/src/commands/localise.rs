@@ -2,15 +2,16 @@
 //! their saliency maps (the paper's Sect. 3.2). Per image: a JSON line (classes, scores,
 //! boxes in the image's own pixels), `<stem>_boxes.png` (top-1 object mask tinted, top-1 box
 //! green, the other guesses' boxes in yellow, ground truth in red when `--data` knows the
-//! image) and `<stem>_saliency.png` (the top-1 class's map).
-use crate::localise::{localise, Preset};
+//! image), `<stem>_saliency.png` (the top-1 class's map) and `<stem>_steps.png` (the paper's
+//! Fig. 3 for the top-1 class: image, saliency, seeds, GraphCut mask, largest component, box).
+use crate::localise::{draw_box, localise, steps_figure, Preset};
 use crate::model_args::ModelArgs;
 use anyhow::Context;
 use attribution::render::{heatmap, save_png};
 use convnet::preprocess::load_rgb;
 use convnet::ImageModel;
 use ilsvrc::BoxF;
-use image::{Rgb, RgbImage};
+use image::Rgb;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,29 +35,6 @@ pub struct Args {
     pub out: PathBuf,
     #[command(flatten)]
     pub model: ModelArgs,
-}
-
-fn draw_box(img: &mut RgbImage, b: &BoxF, colour: [u8; 3], thickness: u32) {
-    let (w, h) = (img.width() as i64, img.height() as i64);
-    let clamp = |v: f64, hi: i64| (v.round() as i64).clamp(0, hi - 1) as u32;
-    let (x0, y0, x1, y1) = (
-        clamp(b.x0, w),
-        clamp(b.y0, h),
-        clamp(b.x1, w),
-        clamp(b.y1, h),
-    );
-    for t in 0..thickness {
-        for x in x0..=x1 {
-            for y in [y0.saturating_add(t).min(y1), y1.saturating_sub(t).max(y0)] {
-                img.put_pixel(x, y, Rgb(colour));
-            }
-        }
-        for y in y0..=y1 {
-            for x in [x0.saturating_add(t).min(x1), x1.saturating_sub(t).max(x0)] {
-                img.put_pixel(x, y, Rgb(colour));
-            }
-        }
-    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -106,7 +84,7 @@ fn one(
     let to_image = |b: segment::BoundingBox| crate::localise::to_image_box(b, sx, sy);
     // Picture at the image's own size: the top-1 object tinted, boxes drawn over it.
     let mut pic = rgb.clone();
-    let mask = &boxes[0].mask;
+    let mask = &boxes[0].segmentation.object;
     for (x, y, p) in pic.enumerate_pixels_mut() {
         let (mx, my) = (
             ((x as f64 / sx) as usize).min(mask.ncols() - 1),
@@ -141,6 +119,14 @@ fn one(
     save_png(&pic, &boxes_png)?;
     let sal_png = args.out.join(format!("{stem}_saliency.png"));
     save_png(&heatmap(&boxes[0].map), &sal_png)?;
+    // The paper's Fig. 3 for the top-1 class, at the model's input size.
+    let known_shown: Vec<BoxF> = known
+        .into_iter()
+        .flatten()
+        .map(|b| BoxF::new(b.x0 / sx, b.y0 / sy, b.x1 / sx, b.y1 / sy))
+        .collect();
+    let steps_png = args.out.join(format!("{stem}_steps.png"));
+    save_png(&steps_figure(&shown, &boxes[0], &known_shown), &steps_png)?;
     let classes = model.classes();
     let entries: Vec<_> = boxes
         .iter()
@@ -165,7 +151,11 @@ fn one(
         "device": args.model.device,
         "classes": entries,
         "ground_truth": known,
-        "files": {"boxes": boxes_png.display().to_string(), "saliency": sal_png.display().to_string()},
+        "files": {
+            "boxes": boxes_png.display().to_string(),
+            "saliency": sal_png.display().to_string(),
+            "steps": steps_png.display().to_string(),
+        },
     })
     .to_string())
 }

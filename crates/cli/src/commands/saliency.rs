@@ -123,7 +123,7 @@ fn explain(
     .to_string())
 }
 
-fn write_outputs(
+pub(crate) fn write_outputs(
     out: &Path,
     stem: &str,
     map: &Array2<f32>,

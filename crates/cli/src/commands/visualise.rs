@@ -43,13 +43,13 @@ pub struct Args {
     #[arg(long)]
     pub steps: Option<usize>,
     /// λ of the L2 penalty (default: the mode's).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub lambda: Option<f32>,
     /// Step size (plain ascent) or learning rate (Adam) (default: the mode's).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub step_size: Option<f32>,
     /// Total-variation weight (default: the mode's).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub tv: Option<f32>,
     /// Seed of the random start and transforms.
     #[arg(long, default_value_t = 0)]
