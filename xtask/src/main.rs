@@ -3,15 +3,44 @@
 //! - `bench [--peer-python PATH] [--setup-peer]`: runs our criterion benchmarks and, when
 //!   the PyTorch peer environment exists, the peer script on the same machine in the same
 //!   run, then prints times and ratios (ours / peer).
+//! - `repro [--data DIR] [--out DIR] [...]`: regenerates the paper's figures and tables
+//!   (`deepinside repro`, built in release mode); options are passed through.
 mod bench;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("bench") => bench::run(&args[1..]),
+        Some("repro") => repro(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask bench [--peer-python PATH] [--setup-peer]");
+            eprintln!(
+                "usage: cargo xtask bench [--peer-python PATH] [--setup-peer]\n       cargo xtask repro [--data DIR] [--out DIR] [--limit N] [--steps N] [--resume]"
+            );
             std::process::exit(2);
         }
     }
+}
+
+/// `deepinside repro` from the workspace root, release build, options passed through.
+fn repro(args: &[String]) -> anyhow::Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace");
+    let status = std::process::Command::new("cargo")
+        .current_dir(root)
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "deepinside-cli",
+            "--",
+            "repro",
+        ])
+        .args(args)
+        .status()?;
+    if !status.success() {
+        anyhow::bail!("deepinside repro failed ({status})");
+    }
+    Ok(())
 }

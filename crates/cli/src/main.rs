@@ -34,6 +34,8 @@ enum Command {
     Visualise(commands::visualise::Args),
     /// Classification and localisation metrics over a dataset (resumable).
     Eval(commands::eval::Args),
+    /// Regenerate the paper's figures and tables on an ILSVRC folder (report + gallery).
+    Repro(commands::repro::Args),
     /// Run on built-in defaults: fetch the model and sample photos, write results.
     Demo(commands::demo::Args),
 }
@@ -48,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(a) => commands::eval::run(a),
         Command::Localise(a) => commands::localise::run(a),
         Command::Visualise(a) => commands::visualise::run(a),
+        Command::Repro(a) => commands::repro::run(a),
     };
     match result {
         Ok(code) => code,

@@ -135,31 +135,102 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let model = args.model.load()?;
     let targets = args.targets(&*model)?;
-    for (t, _) in &targets {
-        t.validate(&*model)?;
+    let done = synthesise(
+        &*model,
+        &targets,
+        &settings,
+        &args.out,
+        args.batch,
+        !args.no_robustness,
+    )?;
+    let grid_file = args.out.join("grid.png");
+    save_png(
+        &grid(&done.tiles, args.columns.min(done.tiles.len())),
+        &grid_file,
+    )?;
+    let json_file = args.out.join("visualise.json");
+    let summary = serde_json::json!({
+        "model": model.name(),
+        "device": args.model.device,
+        "settings": settings,
+        "targets": done.records,
+    });
+    std::fs::write(&json_file, serde_json::to_string_pretty(&summary)?)
+        .with_context(|| json_file.display().to_string())?;
+    for r in &done.records {
+        println!(
+            "{}: value {:.4}, top-1 {}{}",
+            r["file"].as_str().unwrap_or_default(),
+            r["value"].as_f64().unwrap_or(f64::NAN),
+            r["top5"][0]["name"].as_str().unwrap_or_default(),
+            match r["robustness"]["top1"].as_u64() {
+                Some(k) => format!(", top-1 under {k}/20 re-framings"),
+                None => String::new(),
+            }
+        );
     }
-    std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
+    println!(
+        "grid: {}\nsettings and scores: {}",
+        grid_file.display(),
+        json_file.display()
+    );
+    if done.stopped.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{} of {} targets stopped early: {}",
+            done.stopped.len(),
+            targets.len(),
+            done.stopped.join(", ")
+        );
+        Ok(ExitCode::from(1))
+    }
+}
 
+/// What [`synthesise`] made: one JSON record and one captioned tile per target, and the
+/// labels of targets whose run stopped early.
+pub(crate) struct Synthesised {
+    pub records: Vec<serde_json::Value>,
+    pub tiles: Vec<(image::RgbImage, String)>,
+    pub stopped: Vec<String>,
+}
+
+/// Optimises `targets` in batches of `batch` under a progress bar, writes `<stem>.png` for
+/// each into `out`, and checks class images' robustness to re-framing when asked.
+pub(crate) fn synthesise(
+    model: &dyn ImageModel,
+    targets: &[(Target, String)],
+    settings: &Settings,
+    out: &std::path::Path,
+    batch: usize,
+    robustness: bool,
+) -> anyhow::Result<Synthesised> {
+    for (t, _) in targets {
+        t.validate(model)?;
+    }
+    std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
     let bar = ProgressBar::new((targets.len() * settings.steps) as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps, {msg}, eta {eta}")
             .expect("valid template"),
     );
-    let mut records = Vec::new();
-    let mut tiles = Vec::new();
-    let mut stopped = Vec::new();
-    for chunk in targets.chunks(args.batch) {
+    let mut done = Synthesised {
+        records: Vec::new(),
+        tiles: Vec::new(),
+        stopped: Vec::new(),
+    };
+    for chunk in targets.chunks(batch.max(1)) {
         let ts: Vec<Target> = chunk.iter().map(|(t, _)| t.clone()).collect();
-        let results = visualise(&*model, &ts, &settings, &mut |p| {
+        let results = visualise(model, &ts, settings, &mut |p| {
             let shown: Vec<String> = p.values.iter().map(|v| format!("{v:.3}")).collect();
-            bar.set_message(format!("values {}", shown.join(" ")));
+            bar.set_message(format!("{} values {}", settings.mode, shown.join(" ")));
             bar.inc(chunk.len() as u64);
         })?;
         for ((target, stem), v) in chunk.iter().zip(results) {
-            let file = args.out.join(format!("{stem}.png"));
+            let file = out.join(format!("{stem}.png"));
             save_png(&v.image, &file)?;
-            let robustness = match (target, args.no_robustness) {
-                (Target::Class(c), false) => Some(augmentation_robustness(
-                    &*model,
+            let robustness = match (target, robustness) {
+                (Target::Class(c), true) => Some(augmentation_robustness(
+                    model,
                     &v.image,
                     *c,
                     &Augmentations::default(),
@@ -168,12 +239,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             if let Some(why) = &v.stopped {
                 bar.suspend(|| eprintln!("warning: {}: {why}", v.target.label));
-                stopped.push(v.target.label.clone());
+                done.stopped.push(v.target.label.clone());
             }
             let caption = match (&v.target.class, &robustness) {
                 (Some(c), Some(r)) => format!(
                     "{c} {}\nS={:.1} P={:.2} aug {}/{}",
-                    short_name(&*model, *c),
+                    short_name(model, *c),
                     v.score.unwrap_or(f32::NAN),
                     v.probability.unwrap_or(f32::NAN),
                     r.top1,
@@ -181,18 +252,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ),
                 (Some(c), None) => format!(
                     "{c} {}\nS={:.1}",
-                    short_name(&*model, *c),
+                    short_name(model, *c),
                     v.score.unwrap_or(f32::NAN)
                 ),
                 _ => format!("{}\n{:.3}", v.target.label, v.value),
             };
-            tiles.push((v.image.clone(), caption));
+            done.tiles.push((v.image.clone(), caption));
             let top5: Vec<serde_json::Value> = v
                 .top5
                 .iter()
-                .map(|&(c, s)| serde_json::json!({"class": c, "name": short_name(&*model, c), "logit": s}))
+                .map(|&(c, s)| serde_json::json!({"class": c, "name": short_name(model, c), "logit": s}))
                 .collect();
-            records.push(serde_json::json!({
+            done.records.push(serde_json::json!({
                 "file": file.display().to_string(),
                 "target": v.target,
                 "value": v.value,
@@ -211,49 +282,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     bar.finish_and_clear();
-    let grid_file = args.out.join("grid.png");
-    save_png(&grid(&tiles, args.columns.min(tiles.len())), &grid_file)?;
-    let json_file = args.out.join("visualise.json");
-    let summary = serde_json::json!({
-        "model": model.name(),
-        "device": args.model.device,
-        "settings": settings,
-        "targets": records,
-    });
-    std::fs::write(&json_file, serde_json::to_string_pretty(&summary)?)
-        .with_context(|| json_file.display().to_string())?;
-    for r in &records {
-        println!(
-            "{}: value {:.4}, top-1 {}{}",
-            r["file"].as_str().unwrap_or_default(),
-            r["value"].as_f64().unwrap_or(f64::NAN),
-            r["top5"][0]["name"].as_str().unwrap_or_default(),
-            match r["robustness"]["top1"].as_u64() {
-                Some(k) => format!(", top-1 under {k}/20 re-framings"),
-                None => String::new(),
-            }
-        );
-    }
-    println!(
-        "grid: {}\nsettings and scores: {}",
-        grid_file.display(),
-        json_file.display()
-    );
-    if stopped.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!(
-            "{} of {} targets stopped early: {}",
-            stopped.len(),
-            targets.len(),
-            stopped.join(", ")
-        );
-        Ok(ExitCode::from(1))
-    }
+    Ok(done)
 }
 
 /// The first synonym of a class name ("tabby" for "tabby, tabby cat").
-fn short_name(model: &dyn ImageModel, class: usize) -> String {
+pub(crate) fn short_name(model: &dyn ImageModel, class: usize) -> String {
     model
         .classes()
         .get(class)
