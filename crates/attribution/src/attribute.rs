@@ -56,6 +56,7 @@ impl<'m> Pass<'m> {
             &ForwardOptions {
                 rule: method,
                 capture,
+                probe: Vec::new(),
             },
         )?;
         let logits = out.logits.to_vec2::<f32>()?;

@@ -17,6 +17,7 @@
 //! ```
 mod attribute;
 mod error;
+mod gradcam;
 pub mod npy;
 mod reduce;
 pub mod render;
@@ -26,6 +27,7 @@ mod tencrop;
 pub use attribute::{attribute, Attribution};
 pub use convnet::BackwardRule as Method;
 pub use error::{AttributionError, Result};
+pub use gradcam::{grad_cam, grad_cam_ten_crop, last_spatial_layer, upsample_bilinear, CamMap};
 pub use reduce::Reduction;
 pub use target::{ResolvedTarget, Target};
 pub use tencrop::{ten_crop, TenCrop, TenCropResult};

@@ -60,6 +60,62 @@ fn mirror(img: &RgbImage) -> RgbImage {
     image::imageops::flip_horizontal(img)
 }
 
+/// The ten crops of an image: the resized image, the five crop corners, and the crops
+/// (five, then their mirrors) at the model's input size.
+pub(crate) struct Crops {
+    pub resized: RgbImage,
+    pub offsets: [(u32, u32); 5],
+    pub images: Vec<RgbImage>,
+    pub crop_w: u32,
+    pub crop_h: u32,
+}
+
+impl Crops {
+    pub fn new(model: &dyn ImageModel, img: &RgbImage, geometry: TenCrop) -> Self {
+        let pre = model.preprocessing();
+        let (cw, ch) = (pre.width, pre.height);
+        let (w, h) = geometry.resized_size(img.width(), img.height());
+        let (w, h) = (w.max(cw), h.max(ch));
+        let resized = pillow_bilinear(img, w, h);
+        let offsets = TenCrop::offsets(w, h, cw.max(ch));
+        let mut images = Vec::with_capacity(10);
+        for &(x, y) in &offsets {
+            images.push(image::imageops::crop_imm(&resized, x, y, cw, ch).to_image());
+        }
+        for i in 0..5 {
+            let m = mirror(&images[i]);
+            images.push(m);
+        }
+        Crops {
+            resized,
+            offsets,
+            images,
+            crop_w: cw,
+            crop_h: ch,
+        }
+    }
+
+    /// Un-mirrors the ten crop-sized maps, puts each back where its crop came from and
+    /// averages by coverage: one map over the resized image.
+    pub fn place(&self, maps: impl IntoIterator<Item = Array2<f32>>) -> Array2<f32> {
+        let (w, h) = self.resized.dimensions();
+        let mut acc = Array2::<f32>::zeros((h as usize, w as usize));
+        let mut count = Array2::<f32>::zeros((h as usize, w as usize));
+        for (i, mut m) in maps.into_iter().enumerate() {
+            if i >= 5 {
+                m.invert_axis(ndarray::Axis(1));
+            }
+            let (x0, y0) = self.offsets[i % 5];
+            let (x0, y0) = (x0 as usize, y0 as usize);
+            let region = s![y0..y0 + self.crop_h as usize, x0..x0 + self.crop_w as usize];
+            acc.slice_mut(region).zip_mut_with(&m, |a, v| *a += v);
+            count.slice_mut(region).mapv_inplace(|c| c + 1.0);
+        }
+        acc.zip_mut_with(&count, |a, &c| *a /= c.max(1.0));
+        acc
+    }
+}
+
 /// 10-crop averaged saliency of one image. A `Top1`/`Rank` target is the class ranked so by
 /// the mean logits over the ten crops (one class for all crops, as in the paper).
 pub fn ten_crop(
@@ -70,21 +126,8 @@ pub fn ten_crop(
     reduction: Reduction,
     geometry: TenCrop,
 ) -> Result<TenCropResult> {
-    let pre = model.preprocessing();
-    let (cw, ch) = (pre.width, pre.height);
-    let (w, h) = geometry.resized_size(img.width(), img.height());
-    let (w, h) = (w.max(cw), h.max(ch));
-    let resized = pillow_bilinear(img, w, h);
-    let offsets = TenCrop::offsets(w, h, cw.max(ch));
-    let mut crops = Vec::with_capacity(10);
-    for &(x, y) in &offsets {
-        crops.push(image::imageops::crop_imm(&resized, x, y, cw, ch).to_image());
-    }
-    for i in 0..5 {
-        let m = mirror(&crops[i]);
-        crops.push(m);
-    }
-    let x = pre.batch(&crops, model.device())?;
+    let crops = Crops::new(model, img, geometry);
+    let x = model.preprocessing().batch(&crops.images, model.device())?;
     let pass = Pass::new(model, &x, method, std::slice::from_ref(target))?;
     let attributions = match target {
         Target::Top1 | Target::Rank(_) => {
@@ -100,24 +143,11 @@ pub fn ten_crop(
         }
         _ => pass.attribute(target)?,
     };
-    let mut acc = Array2::<f32>::zeros((h as usize, w as usize));
-    let mut count = Array2::<f32>::zeros((h as usize, w as usize));
-    for (i, a) in attributions.iter().enumerate() {
-        let mut m = a.map(reduction);
-        if i >= 5 {
-            m.invert_axis(ndarray::Axis(1));
-        }
-        let (x0, y0) = offsets[i % 5];
-        let (x0, y0) = (x0 as usize, y0 as usize);
-        let region = s![y0..y0 + ch as usize, x0..x0 + cw as usize];
-        acc.slice_mut(region).zip_mut_with(&m, |a, v| *a += v);
-        count.slice_mut(region).mapv_inplace(|c| c + 1.0);
-    }
-    acc.zip_mut_with(&count, |a, &c| *a /= c.max(1.0));
+    let map = crops.place(attributions.iter().map(|a| a.map(reduction)));
     let score = attributions.iter().map(|a| a.score).sum::<f32>() / attributions.len() as f32;
     Ok(TenCropResult {
-        map: acc,
-        resized,
+        map,
+        resized: crops.resized,
         target: attributions[0].target.clone(),
         score,
     })

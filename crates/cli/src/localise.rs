@@ -1,17 +1,39 @@
 //! The localisation pipeline of the paper (Sect. 3.2), composed from the crates:
-//! saliency of each top-k class (attribution) → GraphCut segmentation (segment) → box.
+//! an attribution map of each top-k class (attribution) → segmentation (segment) → box.
+//! Presets: `paper` (input-gradient saliency → GraphCut, as written) and `best` (10-crop
+//! Grad-CAM at the last feature map → CAM's 20 %-of-maximum threshold → largest region).
 use attribution::render::{grid, heatmap};
-use attribution::{attribute, Method, Reduction, Target};
+use attribution::{
+    attribute, grad_cam, grad_cam_ten_crop, last_spatial_layer, upsample_bilinear, Method,
+    Reduction, Target, TenCrop,
+};
 use convnet::ImageModel;
 use ilsvrc::BoxF;
 use image::{Rgb, RgbImage};
 use ndarray::Array2;
-use segment::{seed_fallback_box, BoundingBox, GraphCutSegmenter, Segmentation, Segmenter};
+use segment::{
+    seed_fallback_box, BoundingBox, GraphCutSegmenter, Segmentation, Segmenter, ThresholdSegmenter,
+};
+
+/// Where a class's map comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MapSource {
+    /// The input gradient under a backward rule, reduced over colour (the paper).
+    Saliency {
+        method: Method,
+        reduction: Reduction,
+    },
+    /// Grad-CAM at a layer (`None`: the model's last feature map), on the image alone
+    /// (`crops` 1) or averaged over the paper's ten crops (`crops` 10).
+    GradCam { layer: Option<String>, crops: u8 },
+}
+
+/// A class's map at the input size, the class it is for, and that class's score.
+type ClassMap = (Array2<f32>, Option<usize>, f32);
 
 /// Settings of a localisation method.
 pub struct Preset {
-    pub method: Method,
-    pub reduction: Reduction,
+    pub maps: MapSource,
     pub segmenter: Box<dyn Segmenter>,
     /// Box of the largest seed component when the cut finds nothing (the Python peer's rule).
     pub seed_fallback: bool,
@@ -22,18 +44,166 @@ impl Preset {
     /// seeds, 5-component GMMs, GraphCut (γ = 50), largest component.
     pub fn paper() -> Self {
         Preset {
-            method: Method::Gradient,
-            reduction: Reduction::MaxAbs,
+            maps: MapSource::Saliency {
+                method: Method::Gradient,
+                reduction: Reduction::MaxAbs,
+            },
             segmenter: Box::new(GraphCutSegmenter::default()),
             seed_fallback: true,
         }
     }
 
+    /// Grad-CAM of each class at the last feature map, averaged over the paper's ten crops,
+    /// box around the largest region above 20 % of the map's maximum (CAM's rule, fixed
+    /// beforehand, not tuned on dev). Ablation in docs/localisation.md.
+    pub fn best() -> Self {
+        Preset {
+            maps: MapSource::GradCam {
+                layer: None,
+                crops: 10,
+            },
+            segmenter: Box::new(ThresholdSegmenter::default()),
+            seed_fallback: false,
+        }
+    }
+
+    /// `paper`, `best`, or a spec for ablations: comma-separated `key=value` among
+    /// `maps=saliency|deconvnet|guided|gradcam`, `layer=NAME` (Grad-CAM layer),
+    /// `seg=graphcut|threshold`, `frac=F` (threshold fraction of the maximum),
+    /// `regions=largest|all`, `fg=Q`, `bg=Q` (seed quantiles), `gamma=G` (GraphCut), starting
+    /// from the paper's settings, e.g. `maps=gradcam,seg=graphcut`.
     pub fn by_name(name: &str) -> anyhow::Result<Self> {
         match name {
-            "paper" => Ok(Self::paper()),
-            other => anyhow::bail!("unknown preset `{other}`; available: paper"),
+            "paper" => return Ok(Self::paper()),
+            "best" => return Ok(Self::best()),
+            _ => {}
         }
+        if !name.contains('=') {
+            anyhow::bail!(
+                "unknown preset `{name}`; available: paper, best, or key=value,... (see --help)"
+            );
+        }
+        let mut maps = MapSource::Saliency {
+            method: Method::Gradient,
+            reduction: Reduction::MaxAbs,
+        };
+        let mut threshold: Option<ThresholdSegmenter> = None;
+        let mut cut = segment::GraphCutParams::default();
+        for kv in name.split(',') {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("preset spec `{kv}` is not key=value"))?;
+            let num = |v: &str| -> anyhow::Result<f64> {
+                v.parse::<f64>()
+                    .map_err(|_| anyhow::anyhow!("preset spec {k}: `{v}` is not a number"))
+            };
+            match (k, v) {
+                ("maps", "gradcam") => {
+                    maps = MapSource::GradCam {
+                        layer: None,
+                        crops: 1,
+                    }
+                }
+                ("crops", c) => match &mut maps {
+                    MapSource::GradCam { crops, .. } if c == "1" || c == "10" => {
+                        *crops = if c == "1" { 1 } else { 10 }
+                    }
+                    _ => anyhow::bail!("crops=1|10 follows maps=gradcam or layer=NAME"),
+                },
+                ("maps", m) => {
+                    maps = MapSource::Saliency {
+                        method: m.parse().map_err(anyhow::Error::msg)?,
+                        reduction: Reduction::MaxAbs,
+                    }
+                }
+                ("layer", l) => {
+                    maps = MapSource::GradCam {
+                        layer: Some(l.to_string()),
+                        crops: 1,
+                    }
+                }
+                ("seg", "graphcut") => threshold = None,
+                ("seg", "threshold") => threshold = Some(threshold.unwrap_or_default()),
+                ("frac", f) => {
+                    threshold.get_or_insert_with(Default::default).fraction = num(f)? as f32
+                }
+                ("regions", r) => {
+                    threshold.get_or_insert_with(Default::default).largest = match r {
+                        "largest" => true,
+                        "all" => false,
+                        _ => anyhow::bail!("regions is largest or all, got `{r}`"),
+                    }
+                }
+                ("fg", q) => cut.fg_quantile = num(q)?,
+                ("bg", q) => cut.bg_quantile = num(q)?,
+                ("gamma", g) => cut.gamma = num(g)?,
+                _ => anyhow::bail!("unknown preset spec `{kv}`"),
+            }
+        }
+        Ok(match threshold {
+            Some(t) => Preset {
+                maps,
+                segmenter: Box::new(t),
+                seed_fallback: false,
+            },
+            None => Preset {
+                maps,
+                segmenter: Box::new(GraphCutSegmenter { params: cut }),
+                seed_fallback: true,
+            },
+        })
+    }
+
+    /// The map of every target for the one image of `x`.
+    fn maps(
+        &self,
+        model: &dyn ImageModel,
+        image: &RgbImage,
+        x: &candle_core::Tensor,
+        targets: &[Target],
+    ) -> anyhow::Result<Vec<ClassMap>> {
+        Ok(match &self.maps {
+            MapSource::Saliency { method, reduction } => attribute(model, x, targets, *method)?
+                .remove(0)
+                .into_iter()
+                .map(|a| (a.map(*reduction), a.target.class, a.score))
+                .collect(),
+            MapSource::GradCam { layer, crops } => {
+                let layer = match layer {
+                    Some(l) => l.clone(),
+                    None => last_spatial_layer(model).ok_or_else(|| {
+                        anyhow::anyhow!("{} has no feature map for Grad-CAM", model.name())
+                    })?,
+                };
+                if *crops == 1 {
+                    return Ok(grad_cam(model, x, targets, &layer)?
+                        .remove(0)
+                        .into_iter()
+                        .map(|c| (c.map, c.target.class, c.score))
+                        .collect());
+                }
+                // Ranks are decided on the image itself, as for the single-crop maps.
+                let logits: Vec<f32> = model.forward(x)?.get(0)?.to_vec1()?;
+                let order = crate::commands::classify::top_k(&logits, logits.len());
+                let fixed: Vec<Target> = targets
+                    .iter()
+                    .map(|t| match t {
+                        Target::Top1 => Target::Class(order[0]),
+                        Target::Rank(k) => Target::Class(order[*k]),
+                        other => other.clone(),
+                    })
+                    .collect();
+                let (h, w) = (image.height() as usize, image.width() as usize);
+                grad_cam_ten_crop(model, image, &fixed, &layer, TenCrop::default())?
+                    .into_iter()
+                    .map(|c| {
+                        let class = c.target.class;
+                        let score = class.map_or(c.score, |k| logits[k]);
+                        (upsample_bilinear(&c.map, h, w), class, score)
+                    })
+                    .collect()
+            }
+        })
     }
 }
 
@@ -72,10 +242,9 @@ pub fn localise(
 ) -> anyhow::Result<Vec<ClassBox>> {
     let mut targets = Target::top_k(k);
     targets.extend(extra.iter().map(|&c| Target::Class(c)));
-    let per_target = attribute(model, x, &targets, preset.method)?.remove(0);
+    let per_target = preset.maps(model, image, x, &targets)?;
     let mut out = Vec::with_capacity(per_target.len());
-    for a in per_target {
-        let map = a.map(preset.reduction);
+    for (map, class, score) in per_target {
         let seg = preset.segmenter.segment(image, &map)?;
         let mut notes = seg.notes.clone();
         let bbox = match seg.bbox {
@@ -87,8 +256,8 @@ pub fn localise(
             None => None,
         };
         out.push(ClassBox {
-            class: a.target.class.unwrap_or(usize::MAX),
-            score: a.score,
+            class: class.unwrap_or(usize::MAX),
+            score,
             map,
             segmentation: seg,
             bbox,

@@ -554,3 +554,58 @@ fn demo_gallery_renders_in_headless_chromium_with_every_image() {
         inked * 100.0
     );
 }
+
+#[test]
+fn eval_best_preset_and_ablation_specs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = shared().join("data/ilsvrc-dev");
+    let out_dir = dir.path().join("best");
+    let out = deepinside(
+        &[
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--preset",
+            "best",
+            "--limit",
+            "4",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(s["preset"], "best");
+    assert_eq!(s["images"], 4);
+    let gk = s["localisation"]["gt_known_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&gk));
+    for (spec, needle) in [
+        ("maps=gradcam,frac=abc", "abc"),
+        ("seg=watershed", "seg=watershed"),
+        ("layer=nonexistent", "nonexistent"),
+    ] {
+        let out = deepinside(
+            &[
+                "eval",
+                "--data",
+                data.to_str().unwrap(),
+                "--preset",
+                spec,
+                "--limit",
+                "1",
+                "--out",
+                dir.path().join("bad").to_str().unwrap(),
+            ],
+            &[],
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{spec}: {err}");
+    }
+}

@@ -77,22 +77,7 @@ impl GraphCutSegmenter {
                 "γ must be ≥ 0 and components in 1..=16".into(),
             ));
         }
-        let (h, w) = saliency.dim();
-        if image.width() as usize != w || image.height() as usize != h {
-            return Err(SegmentError::SizeMismatch {
-                map_h: h,
-                map_w: w,
-                img_h: image.height() as usize,
-                img_w: image.width() as usize,
-            });
-        }
-        if h == 0 || w == 0 {
-            return Err(SegmentError::Empty);
-        }
-        if let Some(((row, col), &value)) = saliency.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(SegmentError::NonFinite { row, col, value });
-        }
-        Ok(())
+        crate::check_inputs(image, saliency)
     }
 }
 

@@ -30,12 +30,14 @@ mod grabcut;
 mod graphcut;
 pub mod maxflow;
 mod seeds;
+mod threshold;
 
 pub use components::{bounding_box, component_boxes, largest_component, BoundingBox};
 pub use error::{Result, SegmentError};
 pub use grabcut::{build_graph, contrast_beta};
 pub use graphcut::{seed_fallback_box, GraphCutParams, GraphCutSegmenter};
 pub use seeds::{quantile, quantile_seeds, Seeds};
+pub use threshold::ThresholdSegmenter;
 
 use image::RgbImage;
 use ndarray::Array2;
@@ -68,6 +70,27 @@ impl Segmentation {
             notes,
         }
     }
+}
+
+/// The checks every segmenter makes: map and image of the same non-empty size, every map
+/// value finite.
+pub fn check_inputs(image: &RgbImage, saliency: &Array2<f32>) -> Result<()> {
+    let (h, w) = saliency.dim();
+    if image.width() as usize != w || image.height() as usize != h {
+        return Err(SegmentError::SizeMismatch {
+            map_h: h,
+            map_w: w,
+            img_h: image.height() as usize,
+            img_w: image.width() as usize,
+        });
+    }
+    if h == 0 || w == 0 {
+        return Err(SegmentError::Empty);
+    }
+    if let Some(((row, col), &value)) = saliency.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(SegmentError::NonFinite { row, col, value });
+    }
+    Ok(())
 }
 
 /// A method that turns an image and its saliency map into an object segmentation.

@@ -95,6 +95,7 @@ pub fn visualise(
     let opts = ForwardOptions {
         rule: BackwardRule::Gradient,
         capture,
+        probe: Vec::new(),
     };
 
     let batch = targets.len();

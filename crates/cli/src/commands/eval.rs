@@ -26,7 +26,9 @@ pub struct Args {
     /// `classify` or `localise`.
     #[arg(long, default_value = "localise")]
     pub task: String,
-    /// Localisation method: `paper`.
+    /// Localisation method: `paper` (saliency → GraphCut), `best` (10-crop Grad-CAM →
+    /// 20 % threshold), or an ablation spec such as `maps=gradcam,seg=graphcut` (keys: maps,
+    /// layer, crops, seg, frac, regions, fg, bg, gamma; see docs/localisation.md).
     #[arg(long, default_value = "paper")]
     pub preset: String,
     /// Only the first N images.

@@ -24,7 +24,9 @@ pub struct Args {
     /// Number of classes (best first) to make boxes for.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
-    /// Localisation method.
+    /// Localisation method: `paper` (saliency → GraphCut), `best` (10-crop Grad-CAM →
+    /// 20 % threshold), or an ablation spec such as `maps=gradcam,seg=graphcut` (keys: maps,
+    /// layer, crops, seg, frac, regions, fg, bg, gamma; see docs/localisation.md).
     #[arg(long, default_value = "paper")]
     pub preset: String,
     /// A dataset (wsolevaluation layout) whose ground-truth boxes are drawn for its images.

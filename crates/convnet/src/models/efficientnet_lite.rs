@@ -163,11 +163,11 @@ impl ImageModel for EfficientNetLite0 {
 
     fn forward_with(&self, x: &Tensor, opts: &ForwardOptions) -> Result<ForwardOutput> {
         self.info.preprocessing.check_input(self.name(), x)?;
-        let mut cap = Capture::new(self, &opts.capture)?;
+        let mut cap = Capture::new(self, opts)?;
         let active = cap.active();
         let rule = opts.rule;
         let mut h = self.act.forward(&self.stem.forward(x)?, rule)?;
-        cap.keep("stem", &h);
+        h = cap.keep("stem", h)?;
         for (i, b) in self.blocks.iter().enumerate() {
             let input = h.clone();
             let name = |part: &str| {
@@ -180,29 +180,30 @@ impl ImageModel for EfficientNetLite0 {
             if let Some(e) = &b.expand {
                 h = self.act.forward(&e.forward(&h)?, rule)?;
                 let n = name(".expand");
-                cap.keep(&n, &h);
+                h = cap.keep(&n, h)?;
             }
             h = self.act.forward(&b.depthwise.forward(&h)?, rule)?;
             let n = name(".depthwise");
-            cap.keep(&n, &h);
+            h = cap.keep(&n, h)?;
             h = b.project.forward(&h)?;
             let n = name(".project");
-            cap.keep(&n, &h);
+            h = cap.keep(&n, h)?;
             if b.skip {
                 h = (h + input)?;
             }
             let n = name("");
-            cap.keep(&n, &h);
+            h = cap.keep(&n, h)?;
         }
         h = self.act.forward(&self.head.forward(&h)?, rule)?;
-        cap.keep("head", &h);
+        h = cap.keep("head", h)?;
         let pooled = h.mean((2, 3))?;
-        cap.keep("pool", &pooled);
+        let pooled = cap.keep("pool", pooled)?;
         let logits = self.fc.forward(&pooled)?;
-        cap.keep("logits", &logits);
+        let logits = cap.keep("logits", logits)?;
         Ok(ForwardOutput {
             logits,
             activations: cap.found,
+            probes: cap.probes,
         })
     }
 }

@@ -75,6 +75,7 @@ impl ImageModel for LinearPixelModel {
         Ok(ForwardOutput {
             logits,
             activations,
+            probes: BTreeMap::new(),
         })
     }
 }

@@ -36,13 +36,17 @@ pub struct ForwardOptions {
     pub rule: BackwardRule,
     /// Names of intermediate layers to return (see [`ImageModel::layers`]).
     pub capture: Vec<String>,
+    /// Layers whose output gradient is wanted: each gets a zero-valued variable added, which
+    /// [`ForwardOutput::probes`] returns (the gradient of a score with respect to it is the
+    /// gradient with respect to the layer's output, e.g. for Grad-CAM).
+    pub probe: Vec<String>,
 }
 
 impl ForwardOptions {
     pub fn with_rule(rule: BackwardRule) -> Self {
         ForwardOptions {
             rule,
-            capture: Vec::new(),
+            ..ForwardOptions::default()
         }
     }
 }
@@ -53,6 +57,8 @@ pub struct ForwardOutput {
     /// Unnormalised class scores `[batch, classes]` (never softmax).
     pub logits: Tensor,
     pub activations: BTreeMap<String, Tensor>,
+    /// The probe variable of each layer named in [`ForwardOptions::probe`].
+    pub probes: BTreeMap<String, candle_core::Var>,
 }
 
 /// What every model knows about itself besides its weights.

@@ -191,38 +191,39 @@ impl ImageModel for PaperNet {
 
     fn forward_with(&self, x: &Tensor, opts: &ForwardOptions) -> Result<ForwardOutput> {
         self.info.preprocessing.check_input(self.name(), x)?;
-        let mut cap = Capture::new(self, &opts.capture)?;
+        let mut cap = Capture::new(self, opts)?;
         let rule = opts.rule;
         let mut h = x.clone();
         for (i, conv) in self.convs.iter().enumerate() {
             let n = i + 1;
             h = conv.forward(&h)?;
-            cap.keep(CONVS[i].0, &h);
+            h = cap.keep(CONVS[i].0, h)?;
             h = self.act.forward(&h, rule)?;
-            cap.keep(&format!("relu{n}"), &h);
+            h = cap.keep(&format!("relu{n}"), h)?;
             if i < 2 {
                 h = max_pool2d(&h, POOL_PADDED)?;
-                cap.keep(&format!("pool{n}"), &h);
+                h = cap.keep(&format!("pool{n}"), h)?;
                 h = LRN.forward(&h)?;
-                cap.keep(&format!("norm{n}"), &h);
+                h = cap.keep(&format!("norm{n}"), h)?;
             } else if i == 4 {
                 h = max_pool2d(&h, POOL5)?;
-                cap.keep("pool5", &h);
+                h = cap.keep("pool5", h)?;
             }
         }
         let mut v = h.flatten_from(1)?;
         for (j, fc) in self.fcs.iter().enumerate() {
             v = fc.forward(&v)?;
-            cap.keep(FCS[j].0, &v);
+            v = cap.keep(FCS[j].0, v)?;
             if j < 2 {
                 v = self.act.forward(&v, rule)?;
-                cap.keep(&format!("relu{}", j + 6), &v);
+                v = cap.keep(&format!("relu{}", j + 6), v)?;
             }
         }
-        cap.keep("logits", &v);
+        v = cap.keep("logits", v)?;
         Ok(ForwardOutput {
             logits: v,
             activations: cap.found,
+            probes: cap.probes,
         })
     }
 }

@@ -125,7 +125,7 @@ impl ImageModel for Vgg16 {
 
     fn forward_with(&self, x: &Tensor, opts: &ForwardOptions) -> Result<ForwardOutput> {
         self.info.preprocessing.check_input(self.name(), x)?;
-        let mut cap = Capture::new(self, &opts.capture)?;
+        let mut cap = Capture::new(self, opts)?;
         let active = cap.active();
         let rule = opts.rule;
         let name = |i: usize| {
@@ -140,13 +140,13 @@ impl ImageModel for Vgg16 {
             match f {
                 Feature::Conv(i, conv) => {
                     h = conv.forward(&h)?;
-                    cap.keep(&name(*i), &h);
+                    h = cap.keep(&name(*i), h)?;
                     h = self.act.forward(&h, rule)?;
-                    cap.keep(&name(i + 1), &h);
+                    h = cap.keep(&name(i + 1), h)?;
                 }
                 Feature::Pool(i) => {
                     h = max_pool2d(&h, POOL)?;
-                    cap.keep(&name(*i), &h);
+                    h = cap.keep(&name(*i), h)?;
                 }
             }
         }
@@ -154,16 +154,17 @@ impl ImageModel for Vgg16 {
         let mut v = h.flatten_from(1)?;
         for (j, fc) in self.fc.iter().enumerate() {
             v = fc.forward(&v)?;
-            cap.keep(&format!("classifier.{}", 3 * j), &v);
+            v = cap.keep(&format!("classifier.{}", 3 * j), v)?;
             if j < 2 {
                 v = self.act.forward(&v, rule)?;
-                cap.keep(&format!("classifier.{}", 3 * j + 1), &v);
+                v = cap.keep(&format!("classifier.{}", 3 * j + 1), v)?;
             }
         }
-        cap.keep("logits", &v);
+        v = cap.keep("logits", v)?;
         Ok(ForwardOutput {
             logits: v,
             activations: cap.found,
+            probes: cap.probes,
         })
     }
 }
