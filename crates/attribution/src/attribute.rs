@@ -23,6 +23,19 @@ impl Attribution {
     pub fn map(&self, reduction: Reduction) -> Array2<f32> {
         reduction.apply(self.raw.view())
     }
+
+    /// ‖self − other‖₂ / ‖other‖₂ of the raw attributions, in float64 (how far one backward
+    /// rule is from another on the same target).
+    pub fn relative_difference(&self, other: &Attribution) -> f64 {
+        let num: f64 = self
+            .raw
+            .iter()
+            .zip(other.raw.iter())
+            .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+            .sum();
+        let den: f64 = other.raw.iter().map(|y| (*y as f64).powi(2)).sum();
+        (num / den).sqrt()
+    }
 }
 
 /// A forward pass kept for repeated backward passes.
@@ -44,12 +57,7 @@ impl<'m> Pass<'m> {
         for t in targets {
             t.validate(model)?;
         }
-        let mut capture: Vec<String> = targets
-            .iter()
-            .filter_map(|t| t.layer().map(str::to_string))
-            .collect();
-        capture.sort();
-        capture.dedup();
+        let capture = Target::layers_of(targets);
         let input = Var::from_tensor(x)?;
         let out = model.forward_with(
             input.as_tensor(),

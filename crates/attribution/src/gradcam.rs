@@ -52,13 +52,10 @@ pub fn grad_cam(
     for t in targets {
         t.validate(model)?;
     }
-    let mut capture: Vec<String> = targets
-        .iter()
-        .filter_map(|t| t.layer().map(str::to_string))
-        .collect();
-    capture.push(layer.to_string());
-    capture.sort();
-    capture.dedup();
+    let mut capture = Target::layers_of(targets);
+    if !capture.iter().any(|l| l == layer) {
+        capture.push(layer.to_string());
+    }
     let out = model.forward_with(
         x,
         &ForwardOptions {

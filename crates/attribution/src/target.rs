@@ -141,6 +141,17 @@ impl Target {
         Ok((s, vec![self.resolve_unit(); batch]))
     }
 
+    /// The layers a forward pass must capture for `targets`, sorted, each once.
+    pub fn layers_of(targets: &[Target]) -> Vec<String> {
+        let mut layers: Vec<String> = targets
+            .iter()
+            .filter_map(|t| t.layer().map(str::to_string))
+            .collect();
+        layers.sort();
+        layers.dedup();
+        layers
+    }
+
     /// The layer whose activation this target needs captured, if any.
     pub fn layer(&self) -> Option<&str> {
         match self {

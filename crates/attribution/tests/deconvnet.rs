@@ -27,17 +27,6 @@ fn all_rules(model: &dyn ImageModel, x: &Tensor, t: &Target) -> Vec<Attribution>
         .collect()
 }
 
-fn rel_diff(a: &Attribution, b: &Attribution) -> f64 {
-    let num: f64 = a
-        .raw
-        .iter()
-        .zip(b.raw.iter())
-        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-        .sum();
-    let den: f64 = b.raw.iter().map(|y| (*y as f64).powi(2)).sum();
-    (num / den).sqrt()
-}
-
 /// The unit of `layer` (channel `c`) with the largest activation: positive, so the ReLU below
 /// it passes the gradient under every rule.
 fn strongest_unit(model: &dyn ImageModel, x: &Tensor, layer: &str, c: usize) -> Vec<usize> {
@@ -101,8 +90,8 @@ fn check(model: &dyn ImageModel, conv1: &str, after_relu_and_pool: &str) {
     assert!(r[0].raw.iter().any(|v| *v != 0.0));
     // 3. A class score: the signal crosses ReLUs with mixed signs, and the rules differ.
     let r = all_rules(model, &x, &Target::Class(1));
-    let d = rel_diff(&r[1], &r[0]);
-    let g = rel_diff(&r[2], &r[0]);
+    let d = r[1].relative_difference(&r[0]);
+    let g = r[2].relative_difference(&r[0]);
     println!(
         "{}: class score, DeconvNet vs gradient {d:.3}, guided vs gradient {g:.3}",
         model.name()

@@ -86,15 +86,9 @@ pub fn visualise(
             .map(|&s| (s, s * full_w / full_h))
             .collect()
     };
-    let mut capture: Vec<String> = targets
-        .iter()
-        .filter_map(|t| t.layer().map(str::to_string))
-        .collect();
-    capture.sort();
-    capture.dedup();
     let opts = ForwardOptions {
         rule: BackwardRule::Gradient,
-        capture,
+        capture: Target::layers_of(targets),
         probe: Vec::new(),
     };
 

@@ -440,16 +440,6 @@ fn equivalence_table() -> anyhow::Result<Table> {
         ),
         ("class score 1", Target::Class(1)),
     ];
-    let rel = |a: &Attribution, b: &Attribution| -> f64 {
-        let num: f64 = a
-            .raw
-            .iter()
-            .zip(b.raw.iter())
-            .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-            .sum();
-        let den: f64 = b.raw.iter().map(|y| (*y as f64).powi(2)).sum();
-        (num / den).sqrt()
-    };
     let mut table = Table {
         header: ["target", "DeconvNet vs gradient", "guided vs gradient"]
             .map(String::from)
@@ -467,8 +457,8 @@ fn equivalence_table() -> anyhow::Result<Table> {
             .collect::<anyhow::Result<_>>()?;
         table.rows.push(vec![
             label.into(),
-            format!("{:.3e}", rel(&r[1], &r[0])),
-            format!("{:.3e}", rel(&r[2], &r[0])),
+            format!("{:.3e}", r[1].relative_difference(&r[0])),
+            format!("{:.3e}", r[2].relative_difference(&r[0])),
         ]);
     }
     Ok(table)
@@ -513,6 +503,25 @@ fn tables_section(s: &Value, best: &Value, wall_s: f64) -> Section {
     };
     let l = &s["localisation"];
     let b = &s["baselines"];
+    // One row of the localisation table from a summary's metrics (MaxBoxAccV2 only for maps).
+    let metrics_row = |label: String, m: &Value, maps: Option<&Value>| -> Vec<String> {
+        vec![
+            label,
+            pct(&m["top1_error"]),
+            pct(&m["top5_error"]),
+            pct(&m["gt_known_accuracy"]),
+            maps.map_or("—".into(), |m| pct(&m["maxboxacc_v2"])),
+        ]
+    };
+    let fixed_row = |label: &str, v: [&str; 3]| -> Vec<String> {
+        vec![
+            label.into(),
+            v[0].into(),
+            v[1].into(),
+            v[2].into(),
+            "—".into(),
+        ]
+    };
     let localisation = Table {
         header: [
             "method",
@@ -524,58 +533,34 @@ fn tables_section(s: &Value, best: &Value, wall_s: f64) -> Section {
         .map(String::from)
         .to_vec(),
         rows: vec![
-            vec![
-                format!("ours, paper preset, {n} images"),
-                pct(&l["top1_error"]),
-                pct(&l["top5_error"]),
-                pct(&l["gt_known_accuracy"]),
-                pct(&l["maxboxacc_v2"]),
-            ],
-            vec![
+            metrics_row(format!("ours, paper preset, {n} images"), l, Some(l)),
+            metrics_row(
                 format!(
                     "ours, best preset (10-crop Grad-CAM, 20 % threshold), {} images",
                     best["images"]
                 ),
-                pct(&best["localisation"]["top1_error"]),
-                pct(&best["localisation"]["top5_error"]),
-                pct(&best["localisation"]["gt_known_accuracy"]),
-                pct(&best["localisation"]["maxboxacc_v2"]),
-            ],
-            vec![
-                "PyTorch peer, paper procedure, 300 dev images (PEERS.md)".into(),
-                "71.3 %".into(),
-                "—".into(),
-                "34.3 % (top-1 class map)".into(),
-                "—".into(),
-            ],
-            vec![
-                "paper (ILSVRC-2013 test, their network)".into(),
-                "—".into(),
-                "46.4 %".into(),
-                "—".into(),
-                "—".into(),
-            ],
-            vec![
-                "baseline: whole image".into(),
-                pct(&b["full_image"]["top1_error"]),
-                pct(&b["full_image"]["top5_error"]),
-                pct(&b["full_image"]["gt_known_accuracy"]),
-                "—".into(),
-            ],
-            vec![
+                &best["localisation"],
+                Some(&best["localisation"]),
+            ),
+            fixed_row(
+                "PyTorch peer, paper procedure, 300 dev images (PEERS.md)",
+                ["71.3 %", "—", "34.3 % (top-1 class map)"],
+            ),
+            fixed_row(
+                "paper (ILSVRC-2013 test, their network)",
+                ["—", "46.4 %", "—"],
+            ),
+            metrics_row("baseline: whole image".into(), &b["full_image"], None),
+            metrics_row(
                 "baseline: centred box, 50 % area".into(),
-                pct(&b["centre_50"]["top1_error"]),
-                pct(&b["centre_50"]["top5_error"]),
-                pct(&b["centre_50"]["gt_known_accuracy"]),
-                "—".into(),
-            ],
-            vec![
+                &b["centre_50"],
+                None,
+            ),
+            metrics_row(
                 "baseline: centred box, 75 % area".into(),
-                pct(&b["centre_75"]["top1_error"]),
-                pct(&b["centre_75"]["top5_error"]),
-                pct(&b["centre_75"]["gt_known_accuracy"]),
-                "—".into(),
-            ],
+                &b["centre_75"],
+                None,
+            ),
         ],
     };
     Section {
@@ -594,7 +579,6 @@ fn tables_section(s: &Value, best: &Value, wall_s: f64) -> Section {
     }
 }
 
-/// Settings, versions and the commit, so the run can be repeated.
 /// The commit the run started from, marked when tracked files had local changes.
 fn source_version() -> String {
     let git = |a: &[&str]| {
@@ -613,6 +597,7 @@ fn source_version() -> String {
     format!("{} at commit {commit}{dirty}", env!("CARGO_PKG_VERSION"))
 }
 
+/// Settings, versions and the commit, so the run can be repeated.
 fn about_section(args: &Args, model: &dyn ImageModel, s: &Value, version: &str) -> Section {
     let p = Settings::paper();
     let r = Settings::recommended();
