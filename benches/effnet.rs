@@ -4,6 +4,10 @@ use candle_core::{DType, Device, Tensor, Var};
 use convnet::{load_model, BackwardRule, ForwardOptions, ImageModel, ModelKind};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
+/// The same allocator as the `deepinside` binary (see docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn input(batch: usize) -> Tensor {
     // A smooth deterministic image in normalised units.
     let n = batch * 3 * 224 * 224;

@@ -9,6 +9,12 @@ mod progress;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc keeps freed pages for reuse: with the system allocator every large tensor is a
+/// fresh mmap, and page faults, zeroing and TLB-shootdown IPIs took ~40 % of a batch-16
+/// saliency pass (perf profile in docs/performance.md); batch-16 saliency runs 1.9× faster.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "deepinside",
