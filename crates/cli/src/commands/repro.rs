@@ -75,35 +75,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "tables: eval on {} images",
         args.limit.unwrap_or(ds.images.len())
     );
-    let eval_dir = out.join("eval");
-    let code = eval::run(eval::Args {
-        data: args.data.clone(),
-        format: "auto".into(),
-        task: "localise".into(),
-        preset: "paper".into(),
-        limit: args.limit,
-        resume: args.resume,
-        out: eval_dir.clone(),
-        model: args.model.clone(),
-    })?;
-    let summary: Value = serde_json::from_str(
-        &std::fs::read_to_string(eval_dir.join("summary.json")).context("eval summary")?,
-    )?;
+    let (code, summary) = evaluate(&args, "paper", &out.join("eval"))?;
     eprintln!("tables: the best preset");
-    let best_dir = out.join("eval-best");
-    let best_code = eval::run(eval::Args {
-        data: args.data.clone(),
-        format: "auto".into(),
-        task: "localise".into(),
-        preset: "best".into(),
-        limit: args.limit,
-        resume: args.resume,
-        out: best_dir.clone(),
-        model: args.model.clone(),
-    })?;
-    let best: Value = serde_json::from_str(
-        &std::fs::read_to_string(best_dir.join("summary.json")).context("eval summary (best)")?,
-    )?;
+    let (best_code, best) = evaluate(&args, "best", &out.join("eval-best"))?;
     let code = if best_code == ExitCode::SUCCESS {
         code
     } else {
@@ -156,6 +130,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         out.join("figures").display()
     );
     Ok(code)
+}
+
+/// `deepinside eval --task localise --preset PRESET` over the run's data into `dir`: its exit
+/// status and `summary.json`.
+fn evaluate(args: &Args, preset: &str, dir: &Path) -> anyhow::Result<(ExitCode, Value)> {
+    let code = eval::run(eval::Args {
+        data: args.data.clone(),
+        format: "auto".into(),
+        task: "localise".into(),
+        preset: preset.into(),
+        limit: args.limit,
+        resume: args.resume,
+        out: dir.to_path_buf(),
+        model: args.model.clone(),
+    })?;
+    let summary = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("summary.json"))
+            .with_context(|| format!("eval summary ({preset})"))?,
+    )?;
+    Ok((code, summary))
 }
 
 /// Fig. 1: paper mode on the paper's and our classes, the posterior control, the recommended
