@@ -74,10 +74,11 @@ pub fn grad_cam(
         let (scores, resolved) = t.scores(model, &out, &logits)?;
         let values = scores.to_vec1::<f32>()?;
         let grads = scores.sum_all()?.backward()?;
-        let g = grads
-            .get(probe.as_tensor())
-            .cloned()
-            .unwrap_or(probe.as_tensor().zeros_like()?);
+        // No gradient means the score does not depend on the layer: all weights zero.
+        let g = match grads.get(probe.as_tensor()) {
+            Some(g) => g.clone(),
+            None => probe.as_tensor().zeros_like()?,
+        };
         // α_k = mean over positions of ∂S/∂A_k; map = ReLU(Σ_k α_k A_k).
         let alpha = g.mean_keepdim(D::Minus1)?.mean_keepdim(D::Minus2)?;
         let cam = act.detach().broadcast_mul(&alpha)?.sum(1)?.relu()?;

@@ -291,7 +291,8 @@ pub fn draw_box(img: &mut RgbImage, b: &BoxF, colour: [u8; 3], thickness: u32) {
     }
 }
 
-/// The image darkened, with `mask` pixels painted `colour` (and `mask2` pixels `colour2`).
+/// The image darkened to a third, with the pixels of each `(mask, colour)` layer painted in
+/// its colour (the first layer that covers a pixel wins).
 fn paint(image: &RgbImage, layers: &[(&Array2<bool>, [u8; 3])]) -> RgbImage {
     RgbImage::from_fn(image.width(), image.height(), |x, y| {
         let at = (y as usize, x as usize);

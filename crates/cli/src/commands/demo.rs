@@ -4,6 +4,7 @@
 //! class model, and an `index.html` that shows them all.
 use crate::commands::classify::top_k;
 use crate::commands::saliency::write_outputs;
+use crate::commands::visualise::class_name;
 use crate::demo_images::demo_images;
 use crate::gallery::{relative, Figure, Gallery, Section, Table};
 use crate::localise::{localise, steps_figure, Preset};
@@ -77,10 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .to_string();
         let mut one = || -> anyhow::Result<()> {
             let img = load_rgb(path)?;
-            let shown = model.preprocessing().resize(&img);
-            let x = model
-                .preprocessing()
-                .batch(std::slice::from_ref(&shown), model.device())?;
+            let (shown, x) = model.preprocessing().prepare(&img, model.device())?;
             let row: Vec<f32> = model.forward(&x)?.get(0)?.to_vec1()?;
             let top = top_k(&row, 5);
             let classes = model.classes();
@@ -102,10 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             first_class.get_or_insert(top[0]);
             let boxes = localise(&*model, &preset, &shown, &x, 1, &[])?;
             let files = write_outputs(&args.out, &stem, &boxes[0].map, &shown)?;
-            let name = classes
-                .get(top[0])
-                .map(|c| c.name.clone())
-                .unwrap_or_default();
+            let name = class_name(&*model, top[0]);
             for key in ["overlay", "heatmap"] {
                 let f = PathBuf::from(files[key].as_str().unwrap_or_default());
                 saliency.figures.push(Figure {

@@ -189,10 +189,7 @@ fn evaluate(
     localising: bool,
 ) -> anyhow::Result<Value> {
     let rgb = load_rgb(&data.path(img))?;
-    let shown = model.preprocessing().resize(&rgb);
-    let x = model
-        .preprocessing()
-        .batch(std::slice::from_ref(&shown), model.device())?;
+    let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;
     let (sx, sy) = (
         img.size.0 as f64 / shown.width() as f64,
         img.size.1 as f64 / shown.height() as f64,

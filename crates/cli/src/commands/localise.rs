@@ -74,10 +74,7 @@ fn one(
     path: &Path,
 ) -> anyhow::Result<String> {
     let rgb = load_rgb(path)?;
-    let shown = model.preprocessing().resize(&rgb);
-    let x = model
-        .preprocessing()
-        .batch(std::slice::from_ref(&shown), model.device())?;
+    let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;
     let boxes = localise(model, preset, &shown, &x, args.top.max(1), &[])?;
     let (sx, sy) = (
         rgb.width() as f64 / shown.width() as f64,

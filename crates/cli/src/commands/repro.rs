@@ -5,7 +5,7 @@
 //! the classification/localisation tables from `eval` — into a report (`REPORT.md`,
 //! `index.html`) and a photo-free `REPRODUCTION.md` whose figures are only synthesised images.
 use crate::commands::eval;
-use crate::commands::visualise::{synthesise, PAPER_CLASSES};
+use crate::commands::visualise::{class_name, synthesise, PAPER_CLASSES};
 use crate::gallery::{relative, Figure, Gallery, Section, Table};
 use crate::localise::{localise, steps_figure, Preset};
 use crate::model_args::ModelArgs;
@@ -213,10 +213,7 @@ fn class_models(
                 format!(
                     "{} {}",
                     r["target"]["class"],
-                    crate::commands::visualise::short_name(
-                        model,
-                        r["target"]["class"].as_u64().unwrap_or(0) as usize
-                    )
+                    class_name(model, r["target"]["class"].as_u64().unwrap_or(0) as usize)
                 ),
                 format!("{:.2}", r["score"].as_f64().unwrap_or(f64::NAN)),
                 format!("{:.3}", r["probability"].as_f64().unwrap_or(f64::NAN)),
@@ -259,10 +256,7 @@ fn saliency_figure(
     let mut tiles = Vec::new();
     for (path, info) in images {
         let rgb = load_rgb(path)?;
-        let shown = model.preprocessing().resize(&rgb);
-        let x = model
-            .preprocessing()
-            .batch(std::slice::from_ref(&shown), model.device())?;
+        let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;
         let a = attribute(model, &x, &[Target::Top1], Method::Gradient)?
             .remove(0)
             .remove(0);
@@ -305,10 +299,7 @@ fn localisation_figure(
     let mut figures = Vec::new();
     for (path, info) in images {
         let rgb = load_rgb(path)?;
-        let shown = model.preprocessing().resize(&rgb);
-        let x = model
-            .preprocessing()
-            .batch(std::slice::from_ref(&shown), model.device())?;
+        let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;
         let boxes = localise(model, &preset, &shown, &x, 1, &[])?;
         let (sx, sy) = (
             shown.width() as f64 / rgb.width() as f64,
@@ -327,21 +318,13 @@ fn localisation_figure(
             .bbox
             .map(|b| crate::localise::to_image_box(b, 1.0, 1.0).best_iou(&gt))
             .unwrap_or(0.0);
-        let class = model
-            .classes()
-            .get(boxes[0].class)
-            .map(|c| c.name.clone())
-            .unwrap_or_default();
+        let class = class_name(model, boxes[0].class);
         figures.push(Figure {
             src: relative(&png, out),
             caption: format!(
                 "{}: top-1 {class} (true class {}), IoU with ground truth {iou:.2}",
                 stem(&info.id),
-                model
-                    .classes()
-                    .get(info.label)
-                    .map(|c| c.name.as_str())
-                    .unwrap_or("?")
+                class_name(model, info.label)
             ),
         });
     }
@@ -366,8 +349,9 @@ fn methods_figure(
     let methods = [Method::Gradient, Method::DeconvNet, Method::GuidedBackprop];
     let mut tiles = Vec::new();
     for (path, info) in images.iter().take(4) {
-        let x = model.preprocessing().load(path, model.device())?;
-        let shown = model.preprocessing().resize(&load_rgb(path)?);
+        let (shown, x) = model
+            .preprocessing()
+            .prepare(&load_rgb(path)?, model.device())?;
         tiles.push((shown, stem(&info.id)));
         for m in methods {
             let a = attribute(model, &x, &[Target::Top1], m)?

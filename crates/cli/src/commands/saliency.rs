@@ -93,10 +93,7 @@ fn explain(
         )?;
         (r.map, r.resized, r.target, r.score)
     } else {
-        let shown = model.preprocessing().resize(&img);
-        let x = model
-            .preprocessing()
-            .batch(std::slice::from_ref(&shown), model.device())?;
+        let (shown, x) = model.preprocessing().prepare(&img, model.device())?;
         let a = attribute(model, &x, std::slice::from_ref(target), args.method)?
             .remove(0)
             .remove(0);

@@ -244,7 +244,7 @@ pub(crate) fn synthesise(
             let caption = match (&v.target.class, &robustness) {
                 (Some(c), Some(r)) => format!(
                     "{c} {}\nS={:.1} P={:.2} aug {}/{}",
-                    short_name(model, *c),
+                    class_name(model, *c),
                     v.score.unwrap_or(f32::NAN),
                     v.probability.unwrap_or(f32::NAN),
                     r.top1,
@@ -252,7 +252,7 @@ pub(crate) fn synthesise(
                 ),
                 (Some(c), None) => format!(
                     "{c} {}\nS={:.1}",
-                    short_name(model, *c),
+                    class_name(model, *c),
                     v.score.unwrap_or(f32::NAN)
                 ),
                 _ => format!("{}\n{:.3}", v.target.label, v.value),
@@ -261,7 +261,7 @@ pub(crate) fn synthesise(
             let top5: Vec<serde_json::Value> = v
                 .top5
                 .iter()
-                .map(|&(c, s)| serde_json::json!({"class": c, "name": short_name(model, c), "logit": s}))
+                .map(|&(c, s)| serde_json::json!({"class": c, "name": class_name(model, c), "logit": s}))
                 .collect();
             done.records.push(serde_json::json!({
                 "file": file.display().to_string(),
@@ -285,18 +285,10 @@ pub(crate) fn synthesise(
     Ok(done)
 }
 
-/// The first synonym of a class name ("tabby" for "tabby, tabby cat").
-pub(crate) fn short_name(model: &dyn ImageModel, class: usize) -> String {
+/// The class's (short) name, or its index when the model has no name for it.
+pub(crate) fn class_name(model: &dyn ImageModel, class: usize) -> String {
     model
         .classes()
         .get(class)
-        .map(|c| {
-            c.name
-                .split(',')
-                .next()
-                .unwrap_or(&c.name)
-                .trim()
-                .to_string()
-        })
-        .unwrap_or_else(|| class.to_string())
+        .map_or_else(|| class.to_string(), |c| c.name.clone())
 }

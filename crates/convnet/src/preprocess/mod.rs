@@ -114,6 +114,14 @@ impl Preprocessing {
         Ok(t)
     }
 
+    /// The image as the model sees it (resized to the input size) and its normalised
+    /// `[1, 3, h, w]` tensor: what pictures are drawn on and what the model is run on.
+    pub fn prepare(&self, img: &RgbImage, device: &Device) -> Result<(RgbImage, Tensor)> {
+        let shown = self.resize(img);
+        let x = self.batch(std::slice::from_ref(&shown), device)?;
+        Ok((shown, x))
+    }
+
     /// Loads an image file and prepares it: decode, convert to RGB, resize, normalise.
     pub fn load(&self, path: &Path, device: &Device) -> Result<Tensor> {
         let img = load_rgb(path)?;
