@@ -70,7 +70,8 @@ impl Preset {
     /// `paper`, `best`, or a spec for ablations: comma-separated `key=value` among
     /// `maps=saliency|deconvnet|guided|gradcam`, `layer=NAME` (Grad-CAM layer),
     /// `seg=graphcut|threshold`, `frac=F` (threshold fraction of the maximum),
-    /// `regions=largest|all`, `fg=Q`, `bg=Q` (seed quantiles), `gamma=G` (GraphCut), starting
+    /// `regions=largest|all`, `fg=Q`, `bg=Q` (seed quantiles), `gamma=G`, `hard=true|false`
+    /// (seeds fixed to their label), `samples=N|all` and `init=random|kmeans` (GMM fit), starting
     /// from the paper's settings, e.g. `maps=gradcam,seg=graphcut`.
     pub fn by_name(name: &str) -> anyhow::Result<Self> {
         match name {
@@ -137,6 +138,20 @@ impl Preset {
                 ("fg", q) => cut.fg_quantile = num(q)?,
                 ("bg", q) => cut.bg_quantile = num(q)?,
                 ("gamma", g) => cut.gamma = num(g)?,
+                ("hard", h) => {
+                    cut.hard_seeds = match h {
+                        "true" => true,
+                        "false" => false,
+                        _ => anyhow::bail!("hard is true or false, got `{h}`"),
+                    }
+                }
+                ("samples", "all") => cut.gmm.max_samples = usize::MAX,
+                ("samples", n) => {
+                    cut.gmm.max_samples = n.parse().map_err(|_| {
+                        anyhow::anyhow!("preset spec samples: `{n}` is not a count or `all`")
+                    })?
+                }
+                ("init", i) => cut.gmm.init = i.parse().map_err(anyhow::Error::msg)?,
                 _ => anyhow::bail!("unknown preset spec `{kv}`"),
             }
         }

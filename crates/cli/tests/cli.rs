@@ -3,25 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn shared() -> PathBuf {
-    std::env::var_os("DEEPINSIDE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-}
-
-fn dev_image(id: &str) -> PathBuf {
-    shared().join(format!("data/ilsvrc-dev/images/{id}.JPEG"))
-}
-
-fn deepinside(args: &[&str], env: &[(&str, &Path)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepinside"));
-    cmd.args(args)
-        .env("DEEPINSIDE_MODELS", shared().join("models"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
+mod common;
+use common::{deepinside, dev_image, shared};
 
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)

@@ -3,6 +3,11 @@
 //! names repeat (two "crane"s, two "maillot"s).
 use std::collections::HashMap;
 
+/// Whether `s` looks like a WordNet noun id: `n` and eight digits.
+pub fn is_wnid(s: &str) -> bool {
+    s.len() == 9 && s.starts_with('n') && s[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
 /// One class: its WNID and its names (the first is the short name).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ClassInfo {
@@ -30,10 +35,7 @@ impl ClassNames {
             let (wnid, names) = line
                 .split_once(' ')
                 .ok_or_else(|| format!("line {}: expected `WNID name`, got `{line}`", i + 1))?;
-            if !(wnid.starts_with('n')
-                && wnid.len() == 9
-                && wnid[1..].bytes().all(|b| b.is_ascii_digit()))
-            {
+            if !is_wnid(wnid) {
                 return Err(format!(
                     "line {}: `{wnid}` is not a WordNet id (n + 8 digits)",
                     i + 1

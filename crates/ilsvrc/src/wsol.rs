@@ -4,127 +4,121 @@
 //! `localization.txt` (`path,x0,y0,x1,y1`, one line per box, several boxes per image
 //! possible), with the images under the dataset root.
 use crate::boxes::BoxF;
+use crate::dataset::{classes_at, Dataset, Format, Sample};
 use crate::error::{IlsvrcError, Result};
+use crate::synsets::ClassNames;
+use crate::text::{checked_box, field, parse_error, read_text, records};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// One annotated image.
-#[derive(Clone, Debug, PartialEq)]
-pub struct WsolImage {
-    /// Path relative to the dataset root, as written in the metadata.
-    pub id: String,
-    pub label: usize,
-    /// Width and height the boxes refer to.
-    pub size: (u32, u32),
-    pub boxes: Vec<BoxF>,
+/// The four metadata files' texts.
+pub struct WsolTexts<'a> {
+    pub image_ids: &'a str,
+    pub class_labels: &'a str,
+    pub image_sizes: &'a str,
+    pub localization: &'a str,
 }
 
-/// A dataset in the wsolevaluation layout.
-#[derive(Clone, Debug)]
-pub struct WsolDataset {
-    pub root: PathBuf,
-    pub images: Vec<WsolImage>,
-}
+const FILES: [&str; 4] = [
+    "image_ids.txt",
+    "class_labels.txt",
+    "image_sizes.txt",
+    "localization.txt",
+];
 
-impl WsolDataset {
-    /// The file of an image.
-    pub fn path(&self, image: &WsolImage) -> PathBuf {
-        self.root.join(&image.id)
-    }
-}
-
-fn read_lines(path: &Path) -> Result<Vec<(usize, Vec<String>)>> {
-    let text = std::fs::read_to_string(path).map_err(|source| IlsvrcError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| (i + 1, l.split(',').map(|f| f.trim().to_string()).collect()))
-        .collect())
-}
-
-fn field<T: std::str::FromStr>(
-    path: &Path,
-    line: usize,
-    fields: &[String],
-    i: usize,
-    what: &str,
-) -> Result<T> {
-    fields
-        .get(i)
-        .and_then(|f| f.parse().ok())
-        .ok_or_else(|| IlsvrcError::Parse {
-            path: path.to_path_buf(),
-            line,
-            reason: format!("expected {what} in field {}", i + 1),
-        })
-}
-
-/// Reads the metadata of a dataset rooted at `root` (`root/metadata/*.txt`).
-pub fn read(root: &Path) -> Result<WsolDataset> {
+/// Reads the metadata of a dataset rooted at `root` (`root/metadata/*.txt`); classes from
+/// `root/synset_words.txt` when present.
+pub fn read(root: &Path) -> Result<Dataset> {
     let meta = root.join("metadata");
-    let ids_path = meta.join("image_ids.txt");
-    let ids: Vec<String> = read_lines(&ids_path)?
-        .into_iter()
-        .map(|(_, f)| f.join(","))
+    let texts: Vec<String> = FILES
+        .iter()
+        .map(|f| read_text(&meta.join(f)))
+        .collect::<Result<_>>()?;
+    let texts = WsolTexts {
+        image_ids: &texts[0],
+        class_labels: &texts[1],
+        image_sizes: &texts[2],
+        localization: &texts[3],
+    };
+    parse(root, &texts, classes_at(root)?)
+}
+
+/// Builds the dataset from the metadata texts (file names in errors are under
+/// `root/metadata/`).
+pub fn parse(root: &Path, texts: &WsolTexts, classes: ClassNames) -> Result<Dataset> {
+    let meta = root.join("metadata");
+    let [ids_path, labels_path, sizes_path, loc_path]: [PathBuf; 4] = FILES.map(|f| meta.join(f));
+    let ids: Vec<(usize, String)> = records(texts.image_ids, '\n')
+        .map(|(line, f)| (line, f[0].to_string()))
         .collect();
-    let labels_path = meta.join("class_labels.txt");
+    let mut seen = std::collections::HashSet::new();
+    if let Some((line, id)) = ids.iter().find(|(_, id)| !seen.insert(id.as_str())) {
+        return Err(parse_error(
+            &ids_path,
+            *line,
+            format!("{id} is listed twice"),
+        ));
+    }
     let mut labels = HashMap::new();
-    for (line, f) in read_lines(&labels_path)? {
-        labels.insert(
-            f[0].clone(),
-            field::<usize>(&labels_path, line, &f, 1, "a class index")?,
-        );
-    }
-    let sizes_path = meta.join("image_sizes.txt");
-    let mut sizes = HashMap::new();
-    for (line, f) in read_lines(&sizes_path)? {
-        let w = field::<u32>(&sizes_path, line, &f, 1, "a width")?;
-        let h = field::<u32>(&sizes_path, line, &f, 2, "a height")?;
-        sizes.insert(f[0].clone(), (w, h));
-    }
-    let loc_path = meta.join("localization.txt");
-    let mut boxes: HashMap<String, Vec<BoxF>> = HashMap::new();
-    for (line, f) in read_lines(&loc_path)? {
-        let v: Vec<f64> = (1..5)
-            .map(|i| field::<f64>(&loc_path, line, &f, i, "a coordinate"))
-            .collect::<Result<_>>()?;
-        if v[2] < v[0] || v[3] < v[1] {
-            return Err(IlsvrcError::Parse {
-                path: loc_path.clone(),
+    for (line, f) in records(texts.class_labels, ',') {
+        let label: usize = field(&labels_path, line, &f, 1, "a class index")?;
+        if label >= classes.len() {
+            return Err(parse_error(
+                &labels_path,
                 line,
-                reason: format!("box {v:?} has x1 < x0 or y1 < y0"),
-            });
+                format!("class {label} is out of range 0..{}", classes.len()),
+            ));
+        }
+        labels.insert(f[0], label);
+    }
+    let mut sizes = HashMap::new();
+    for (line, f) in records(texts.image_sizes, ',') {
+        let w: u32 = field(&sizes_path, line, &f, 1, "a width")?;
+        let h: u32 = field(&sizes_path, line, &f, 2, "a height")?;
+        sizes.insert(f[0], (w, h));
+    }
+    let mut boxes: HashMap<&str, Vec<BoxF>> = HashMap::new();
+    for (line, f) in records(texts.localization, ',') {
+        let mut v = [0f64; 4];
+        for (i, c) in v.iter_mut().enumerate() {
+            *c = field(&loc_path, line, &f, i + 1, "a coordinate")?;
         }
         boxes
-            .entry(f[0].clone())
+            .entry(f[0])
             .or_default()
-            .push(BoxF::new(v[0], v[1], v[2], v[3]));
+            .push(checked_box(&loc_path, line, v)?);
     }
     let mut images = Vec::with_capacity(ids.len());
-    for id in ids {
+    for (line, id) in ids {
         let missing = |what: &str, file: &Path| IlsvrcError::Inconsistent {
             path: file.to_path_buf(),
-            reason: format!("no {what} for {id}"),
+            reason: format!("no {what} for {id} (image_ids.txt line {line})"),
         };
         let label = *labels
-            .get(&id)
+            .get(id.as_str())
             .ok_or_else(|| missing("class label", &labels_path))?;
-        let size = *sizes.get(&id).ok_or_else(|| missing("size", &sizes_path))?;
-        let b = boxes.remove(&id).unwrap_or_default();
-        images.push(WsolImage {
+        let size = *sizes
+            .get(id.as_str())
+            .ok_or_else(|| missing("size", &sizes_path))?;
+        let b = boxes.remove(id.as_str()).unwrap_or_default();
+        images.push(Sample {
+            wnid: classes
+                .get(label)
+                .map(|c| c.wnid.clone())
+                .unwrap_or_default(),
             id,
             label,
-            size,
+            size: Some(size),
             boxes: b,
+            problem: None,
         });
     }
-    Ok(WsolDataset {
+    Ok(Dataset {
         root: root.to_path_buf(),
+        format: Format::Wsol,
+        classes,
         images,
+        notes: Vec::new(),
     })
 }
 
@@ -157,7 +151,10 @@ mod tests {
                 BoxF::new(5.0, 5.0, 6.0, 6.0)
             ]
         );
-        assert_eq!((ds.images[1].label, ds.images[1].size), (999, (100, 50)));
+        assert_eq!(
+            (ds.images[1].label, ds.images[1].size),
+            (999, Some((100, 50)))
+        );
         assert_eq!(ds.path(&ds.images[0]), d.path().join("a.jpg"));
     }
 

@@ -8,11 +8,16 @@ fn the_dev_set_reads_completely() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
     let ds = wsol::read(&shared.join("data/ilsvrc-dev")).unwrap();
+    assert_eq!(
+        ilsvrc::dataset::detect(&ds.root).unwrap(),
+        ilsvrc::Format::Wsol
+    );
+    assert_eq!(ds.images[0].wnid, "n03895866");
     assert_eq!(ds.images.len(), 300);
     assert!(ds
         .images
         .iter()
-        .all(|i| i.size == (227, 227) && !i.boxes.is_empty() && i.label < 1000));
+        .all(|i| i.size == Some((227, 227)) && !i.boxes.is_empty() && i.label < 1000));
     assert!(ds.images.iter().all(|i| ds.path(i).is_file()));
     assert!(
         ds.images.iter().any(|i| i.boxes.len() > 1),

@@ -37,6 +37,27 @@ pub struct GmmParams {
     /// At most this many pixels are used to fit (a random subsample); all are scored.
     pub max_samples: usize,
     pub seed: u64,
+    /// How the mixture starts: random responsibilities (fast) or K-means (as GrabCut and
+    /// scikit-learn do; slower, fewer poor local optima).
+    pub init: GmmInit,
+}
+
+/// Initialisation of the EM fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GmmInit {
+    Random,
+    KMeans,
+}
+
+impl std::str::FromStr for GmmInit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "random" => Ok(GmmInit::Random),
+            "kmeans" => Ok(GmmInit::KMeans),
+            _ => Err(format!("GMM init is random or kmeans, got `{s}`")),
+        }
+    }
 }
 
 impl Default for GmmParams {
@@ -48,6 +69,7 @@ impl Default for GmmParams {
             tolerance: 1e-3,
             max_samples: 2048,
             seed: 0,
+            init: GmmInit::Random,
         }
     }
 }
@@ -210,7 +232,10 @@ fn try_fit(
             .tolerance(params.tolerance)
             .max_n_iterations(params.max_iterations)
             .reg_covariance(reg)
-            .init_method(GmmInitMethod::Random)
+            .init_method(match params.init {
+                GmmInit::Random => GmmInitMethod::Random,
+                GmmInit::KMeans => GmmInitMethod::KMeans,
+            })
             .with_rng(rng)
             .fit(&dataset)
     }))

@@ -1,13 +1,15 @@
 //! `deepinside eval --data DIR --out DIR`: classification and weakly supervised localisation
-//! over a dataset, with per-image JSON Lines written as it goes (resumable: `--resume`
-//! skips images already done; a line is written whole or not at all), and a summary table
-//! plus `summary.json` with the challenge's metrics and the baselines on the same images.
+//! over a dataset (wsolevaluation, devkit or Kaggle layout), with per-image JSON Lines
+//! written as it goes (resumable: `--resume` skips images already done; a line is written
+//! whole or not at all), and a summary table plus `summary.json` with the challenge's
+//! metrics and the baselines on the same images. `--shard K/N` runs every N-th image from
+//! the K-th; `deepinside eval merge` joins the shards' results into one summary.
 use crate::localise::{localise, to_image_box, Preset};
 use crate::model_args::ModelArgs;
 use anyhow::{bail, Context};
 use convnet::preprocess::load_rgb;
 use ilsvrc::metrics::{Guess, MaxBoxAcc, Tally};
-use ilsvrc::{wsol, BoxF};
+use ilsvrc::{BoxF, Dataset, Sample};
 use ndarray::Array2;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -16,11 +18,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
-    /// Dataset root (wsolevaluation layout: images + metadata/).
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Annotation layout; only `wsol` (= `auto`) is read so far.
+    #[command(subcommand)]
+    pub command: Option<EvalCommand>,
+    /// Dataset root: wsolevaluation (images + metadata/*.txt), devkit
+    /// (ILSVRC2012_validation_ground_truth.txt + meta_wnids.txt, optional VOC XML boxes) or
+    /// Kaggle (LOC_val_solution.csv + LOC_synset_mapping.txt).
+    #[arg(long, required = true)]
+    pub data: Option<PathBuf>,
+    /// Annotation layout: `auto` (detected from the files), `wsol`, `devkit` or `kaggle`.
     #[arg(long, default_value = "auto")]
     pub format: String,
     /// `classify` or `localise`.
@@ -28,7 +35,7 @@ pub struct Args {
     pub task: String,
     /// Localisation method: `paper` (saliency → GraphCut), `best` (10-crop Grad-CAM →
     /// 20 % threshold), or an ablation spec such as `maps=gradcam,seg=graphcut` (keys: maps,
-    /// layer, crops, seg, frac, regions, fg, bg, gamma; see docs/localisation.md).
+    /// layer, crops, seg, frac, regions, fg, bg, gamma, hard, samples, init; see docs/localisation.md).
     #[arg(long, default_value = "paper")]
     pub preset: String,
     /// Only the first N images.
@@ -37,11 +44,45 @@ pub struct Args {
     /// Skip images already in OUT/results.jsonl.
     #[arg(long)]
     pub resume: bool,
+    /// Only shard K of N (1 ≤ K ≤ N): images K, K+N, K+2N, … of the (limited) list, for
+    /// running on several machines; join with `deepinside eval merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
     /// Output folder.
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required = true)]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum EvalCommand {
+    /// Join the results of several eval output folders (shards) into one summary.
+    Merge(MergeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// Output folders of `deepinside eval --shard K/N` runs.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Folder for the joined results.jsonl and summary.json.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `K/N` → the 0-based residue `K − 1` and `N`.
+fn parse_shard(spec: &str) -> anyhow::Result<(usize, usize)> {
+    let bad = || anyhow::anyhow!("--shard {spec}: expected K/N with 1 ≤ K ≤ N, e.g. 2/4");
+    let (k, n) = spec.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if k == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k - 1, n))
 }
 
 const THRESHOLDS: usize = 100;
@@ -104,28 +145,39 @@ fn read_done(path: &Path) -> anyhow::Result<(Vec<Value>, u64)> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !matches!(args.format.as_str(), "auto" | "wsol") {
-        bail!(
-            "--format {}: only the wsolevaluation layout (metadata/*.txt) is read so far",
-            args.format
-        );
+    if let Some(EvalCommand::Merge(m)) = args.command {
+        return merge(&m);
     }
+    let (Some(data_dir), Some(out)) = (args.data.as_ref(), args.out.as_ref()) else {
+        bail!("eval needs --data DIR and --out DIR");
+    };
+    let format = match args.format.as_str() {
+        "auto" => None,
+        f => Some(f.parse::<ilsvrc::Format>().map_err(anyhow::Error::msg)?),
+    };
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
     let localising = match args.task.as_str() {
         "classify" => false,
         "localise" => true,
         t => bail!("unknown task `{t}`; expected classify or localise"),
     };
     let preset = Preset::by_name(&args.preset)?;
-    let data =
-        wsol::read(&args.data).with_context(|| format!("reading {}", args.data.display()))?;
+    let data = ilsvrc::dataset::open(data_dir, format)
+        .with_context(|| format!("reading {}", data_dir.display()))?;
+    for note in &data.notes {
+        eprintln!("note: {note}");
+    }
     let model = args.model.load()?;
     let images: Vec<_> = data
         .images
         .iter()
         .take(args.limit.unwrap_or(usize::MAX))
+        .enumerate()
+        .filter(|(i, _)| shard.is_none_or(|(k, n)| i % n == k))
+        .map(|(_, s)| s)
         .collect();
-    std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
-    let results_path = args.out.join("results.jsonl");
+    std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
+    let results_path = out.join("results.jsonl");
     let (mut lines, complete) = if args.resume {
         read_done(&results_path)?
     } else {
@@ -163,54 +215,172 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
-    let summary = summarise(
-        &lines,
-        &args.preset,
-        localising,
-        todo.len() as f64 / elapsed.max(1e-9),
+    let run = Run {
+        preset: args.preset.clone(),
+        task: args.task.clone(),
+        format: data.format,
+        shard: args.shard.clone(),
+        seconds: elapsed,
+        evaluated: todo.len(),
+    };
+    finish(&lines, &run, out)
+}
+
+/// What a summary says about how it was made.
+struct Run {
+    preset: String,
+    task: String,
+    format: ilsvrc::Format,
+    shard: Option<String>,
+    /// Wall time of the images evaluated now (not those resumed from an earlier run).
+    seconds: f64,
+    evaluated: usize,
+}
+
+/// Summary of `lines` into `out/summary.json` and the table; exit status 1 if any failed.
+fn finish(lines: &[Value], run: &Run, out: &Path) -> anyhow::Result<ExitCode> {
+    let mut summary = summarise(
+        lines,
+        &run.preset,
+        run.task == "localise",
+        run.evaluated as f64 / run.seconds.max(1e-9),
     );
+    summary["task"] = json!(run.task);
+    summary["format"] = json!(run.format);
+    summary["shard"] = json!(run.shard);
+    summary["seconds"] = json!(run.seconds);
+    summary["evaluated"] = json!(run.evaluated);
+    let failures: Vec<&Value> = lines.iter().filter(|l| l.get("error").is_some()).collect();
     std::fs::write(
-        args.out.join("summary.json"),
+        out.join("summary.json"),
         serde_json::to_string_pretty(&summary)?,
-    )?;
+    )
+    .with_context(|| out.join("summary.json").display().to_string())?;
     print_table(&summary);
-    Ok(if summary["failed"].as_u64().unwrap_or(0) > 0 {
-        ExitCode::from(1)
-    } else {
+    if !failures.is_empty() {
+        eprintln!(
+            "{} image(s) failed (recorded in results.jsonl):",
+            failures.len()
+        );
+        for f in failures.iter().take(10) {
+            eprintln!(
+                "  {}: {}",
+                f["image"].as_str().unwrap_or("?"),
+                f["error"].as_str().unwrap_or("")
+            );
+        }
+        if failures.len() > 10 {
+            eprintln!("  … and {} more", failures.len() - 10);
+        }
+    }
+    Ok(if failures.is_empty() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
+}
+
+/// `deepinside eval merge DIR... --out DIR`: the shards' complete result lines joined (an
+/// image in two shards is an error), one summary over all of them. images/s is the total
+/// images over the shards' summed wall time, i.e. the rate of one worker.
+fn merge(args: &MergeArgs) -> anyhow::Result<ExitCode> {
+    let mut lines = Vec::new();
+    let mut seen: std::collections::HashMap<String, PathBuf> = Default::default();
+    let mut runs: Vec<Value> = Vec::new();
+    for dir in &args.shards {
+        let summary_path = dir.join("summary.json");
+        let summary: Value = serde_json::from_str(
+            &std::fs::read_to_string(&summary_path)
+                .with_context(|| format!("{} (did that eval finish?)", summary_path.display()))?,
+        )
+        .with_context(|| summary_path.display().to_string())?;
+        let (shard_lines, _) = read_done(&dir.join("results.jsonl"))?;
+        for l in &shard_lines {
+            let id = l["image"].as_str().unwrap_or("").to_string();
+            if let Some(other) = seen.insert(id.clone(), dir.clone()) {
+                bail!(
+                    "{id} is in both {} and {}: shards must not overlap",
+                    other.display(),
+                    dir.display()
+                );
+            }
+        }
+        lines.extend(shard_lines);
+        runs.push(summary);
+    }
+    for key in ["preset", "task", "format"] {
+        if let Some(r) = runs.iter().find(|r| r[key] != runs[0][key]) {
+            bail!(
+                "shards differ in {key}: {} vs {}; merge only runs of one eval",
+                runs[0][key],
+                r[key]
+            );
+        }
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
+    let mut text = String::new();
+    for l in &lines {
+        text.push_str(&l.to_string());
+        text.push('\n');
+    }
+    std::fs::write(args.out.join("results.jsonl"), text)
+        .with_context(|| args.out.join("results.jsonl").display().to_string())?;
+    let run = Run {
+        preset: runs[0]["preset"].as_str().unwrap_or("").to_string(),
+        task: runs[0]["task"].as_str().unwrap_or("localise").to_string(),
+        format: serde_json::from_value(runs[0]["format"].clone()).unwrap_or(ilsvrc::Format::Wsol),
+        shard: None,
+        seconds: runs.iter().filter_map(|r| r["seconds"].as_f64()).sum(),
+        evaluated: runs
+            .iter()
+            .filter_map(|r| r["evaluated"].as_u64())
+            .sum::<u64>() as usize,
+    };
+    finish(&lines, &run, &args.out)
 }
 
 fn evaluate(
     model: &dyn convnet::ImageModel,
     preset: &Preset,
-    data: &wsol::WsolDataset,
-    img: &wsol::WsolImage,
+    data: &Dataset,
+    img: &Sample,
     localising: bool,
 ) -> anyhow::Result<Value> {
+    if let Some(problem) = &img.problem {
+        if localising {
+            bail!("annotation: {problem}");
+        }
+    }
+    // Keyed on WNID: the dataset's class index need not be the model's.
+    let label = model
+        .classes()
+        .by_wnid(&img.wnid)
+        .ok_or_else(|| anyhow::anyhow!("class {} is not one of {}'s", img.wnid, model.name()))?
+        .index;
     let rgb = load_rgb(&data.path(img))?;
     let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;
+    let size = img.size.unwrap_or(rgb.dimensions());
     let (sx, sy) = (
-        img.size.0 as f64 / shown.width() as f64,
-        img.size.1 as f64 / shown.height() as f64,
+        size.0 as f64 / shown.width() as f64,
+        size.1 as f64 / shown.height() as f64,
     );
     if !localising {
         let row: Vec<f32> = model.forward(&x)?.get(0)?.to_vec1()?;
         let top = crate::commands::classify::top_k(&row, 5);
-        return Ok(json!({"image": img.id, "label": img.label, "top5": top}));
+        return Ok(json!({"image": img.id, "label": label, "top5": top}));
     }
     if img.boxes.is_empty() {
         bail!("no ground-truth box for {}", img.id);
     }
-    let boxes = localise(model, preset, &shown, &x, 5, &[img.label])?;
+    let boxes = localise(model, preset, &shown, &x, 5, &[label])?;
     let (top, label_box) = boxes.split_at(5);
     let label_box = &label_box[0];
     let to = |b: &Option<segment::BoundingBox>| b.map(|b| to_image_box(b, sx, sy));
-    let (w, h) = (img.size.0 as f64, img.size.1 as f64);
+    let (w, h) = (size.0 as f64, size.1 as f64);
     let iou = |b: &BoxF| b.best_iou(&img.boxes);
     Ok(json!({
         "image": img.id,
-        "label": img.label,
+        "label": label,
         "top5": top.iter().map(|c| c.class).collect::<Vec<_>>(),
         "scores": top.iter().map(|c| c.score).collect::<Vec<_>>(),
         "boxes": top.iter().map(|c| to(&c.bbox)).collect::<Vec<_>>(),

@@ -29,7 +29,8 @@ pub struct Args {
     /// layer, crops, seg, frac, regions, fg, bg, gamma; see docs/localisation.md).
     #[arg(long, default_value = "paper")]
     pub preset: String,
-    /// A dataset (wsolevaluation layout) whose ground-truth boxes are drawn for its images.
+    /// A dataset (wsolevaluation, devkit or Kaggle layout) whose ground-truth boxes are drawn
+    /// for its images.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Output folder.
@@ -42,15 +43,16 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let model = args.model.load()?;
     let preset = Preset::by_name(&args.preset)?;
-    let gt: HashMap<PathBuf, Vec<BoxF>> = match &args.data {
+    let gt: HashMap<PathBuf, ilsvrc::Sample> = match &args.data {
         Some(d) => {
-            let ds = ilsvrc::wsol::read(d).with_context(|| format!("reading {}", d.display()))?;
+            let ds = ilsvrc::dataset::open(d, None)
+                .with_context(|| format!("reading {}", d.display()))?;
             ds.images
                 .iter()
                 .map(|i| {
                     (
                         ds.path(i).canonicalize().unwrap_or_else(|_| ds.path(i)),
-                        i.boxes.clone(),
+                        i.clone(),
                     )
                 })
                 .collect()
@@ -70,7 +72,7 @@ fn one(
     args: &Args,
     model: &dyn ImageModel,
     preset: &Preset,
-    gt: &HashMap<PathBuf, Vec<BoxF>>,
+    gt: &HashMap<PathBuf, ilsvrc::Sample>,
     path: &Path,
 ) -> anyhow::Result<String> {
     let rgb = load_rgb(path)?;
@@ -97,7 +99,11 @@ fn one(
             ]);
         }
     }
-    let known = gt.get(&path.canonicalize().unwrap_or_else(|_| path.to_path_buf()));
+    // Ground truth in the decoded image's pixels.
+    let known: Option<Vec<BoxF>> = gt
+        .get(&path.canonicalize().unwrap_or_else(|_| path.to_path_buf()))
+        .map(|s| s.boxes_in(rgb.dimensions(), rgb.dimensions()));
+    let known = known.as_ref();
     for b in known.into_iter().flatten() {
         draw_box(&mut pic, b, [230, 30, 30], 2);
     }

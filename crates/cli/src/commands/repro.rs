@@ -14,7 +14,6 @@ use attribution::render::{grid, heatmap, overlay, save_png};
 use attribution::{attribute, ten_crop, Attribution, Method, Reduction, Target, TenCrop};
 use convnet::preprocess::load_rgb;
 use convnet::{ForwardOptions, ImageModel, PaperNet};
-use ilsvrc::BoxF;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,11 +52,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let model = args.model.load()?;
     let out = &args.out;
     std::fs::create_dir_all(out.join("figures")).with_context(|| out.display().to_string())?;
-    let ds = ilsvrc::wsol::read(&args.data)
+    let ds = ilsvrc::dataset::open(&args.data, None)
         .with_context(|| format!("reading the dataset {}", args.data.display()))?;
-    let mut images: Vec<&ilsvrc::wsol::WsolImage> = ds.images.iter().collect();
+    let mut images: Vec<&ilsvrc::Sample> = ds.images.iter().collect();
     images.sort_by(|a, b| a.id.cmp(&b.id));
-    let shown: Vec<(PathBuf, &ilsvrc::wsol::WsolImage)> = images
+    let shown: Vec<(PathBuf, &ilsvrc::Sample)> = images
         .iter()
         .take(FIGURE_IMAGES)
         .map(|i| (ds.path(i), *i))
@@ -136,13 +135,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// status and `summary.json`.
 fn evaluate(args: &Args, preset: &str, dir: &Path) -> anyhow::Result<(ExitCode, Value)> {
     let code = eval::run(eval::Args {
-        data: args.data.clone(),
+        command: None,
+        data: Some(args.data.clone()),
         format: "auto".into(),
         task: "localise".into(),
         preset: preset.into(),
         limit: args.limit,
         resume: args.resume,
-        out: dir.to_path_buf(),
+        shard: None,
+        out: Some(dir.to_path_buf()),
         model: args.model.clone(),
     })?;
     let summary = serde_json::from_str(
@@ -251,7 +252,7 @@ fn class_models(
 fn saliency_figure(
     model: &dyn ImageModel,
     out: &Path,
-    images: &[(PathBuf, &ilsvrc::wsol::WsolImage)],
+    images: &[(PathBuf, &ilsvrc::Sample)],
 ) -> anyhow::Result<Section> {
     let mut tiles = Vec::new();
     for (path, info) in images {
@@ -293,7 +294,7 @@ fn saliency_figure(
 fn localisation_figure(
     model: &dyn ImageModel,
     out: &Path,
-    images: &[(PathBuf, &ilsvrc::wsol::WsolImage)],
+    images: &[(PathBuf, &ilsvrc::Sample)],
 ) -> anyhow::Result<Section> {
     let preset = Preset::paper();
     let mut figures = Vec::new();
@@ -301,15 +302,7 @@ fn localisation_figure(
         let rgb = load_rgb(path)?;
         let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;
         let boxes = localise(model, &preset, &shown, &x, 1, &[])?;
-        let (sx, sy) = (
-            shown.width() as f64 / rgb.width() as f64,
-            shown.height() as f64 / rgb.height() as f64,
-        );
-        let gt: Vec<BoxF> = info
-            .boxes
-            .iter()
-            .map(|b| BoxF::new(b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy))
-            .collect();
+        let gt = info.boxes_in(rgb.dimensions(), shown.dimensions());
         let png = out
             .join("figures")
             .join(format!("fig3-{}.png", stem(&info.id)));
@@ -344,7 +337,7 @@ fn localisation_figure(
 fn methods_figure(
     model: &dyn ImageModel,
     out: &Path,
-    images: &[(PathBuf, &ilsvrc::wsol::WsolImage)],
+    images: &[(PathBuf, &ilsvrc::Sample)],
 ) -> anyhow::Result<Section> {
     let methods = [Method::Gradient, Method::DeconvNet, Method::GuidedBackprop];
     let mut tiles = Vec::new();
