@@ -5,16 +5,19 @@
 //!   run, then prints times and ratios (ours / peer).
 //! - `repro [--data DIR] [--out DIR] [...]`: regenerates the paper's figures and tables
 //!   (`deepinside repro`, built in release mode); options are passed through.
+//! - `fuzz [--runs N] [TARGET...]`: every cargo-fuzz target for N executions (default 10⁶).
 mod bench;
+mod fuzz;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("bench") => bench::run(&args[1..]),
         Some("repro") => repro(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--peer-python PATH] [--setup-peer]\n       cargo xtask repro [--data DIR] [--out DIR] [--limit N] [--steps N] [--resume]"
+                "usage: cargo xtask bench [--peer-python PATH] [--setup-peer]\n       cargo xtask repro [--data DIR] [--out DIR] [--limit N] [--steps N] [--resume]\n       cargo xtask fuzz [--runs N] [TARGET...]"
             );
             std::process::exit(2);
         }

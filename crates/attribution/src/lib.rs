@@ -21,6 +21,7 @@ mod gradcam;
 pub mod npy;
 mod reduce;
 pub mod render;
+mod smooth;
 mod target;
 mod tencrop;
 
@@ -29,5 +30,6 @@ pub use convnet::BackwardRule as Method;
 pub use error::{AttributionError, Result};
 pub use gradcam::{grad_cam, grad_cam_ten_crop, last_spatial_layer, upsample_bilinear, CamMap};
 pub use reduce::Reduction;
+pub use smooth::{blurred, gaussian_blur};
 pub use target::{ResolvedTarget, Target};
 pub use tencrop::{ten_crop, TenCrop, TenCropResult};

@@ -24,8 +24,18 @@ pub enum MapSource {
         reduction: Reduction,
     },
     /// Grad-CAM at a layer (`None`: the model's last feature map), on the image alone
-    /// (`crops` 1) or averaged over the paper's ten crops (`crops` 10).
-    GradCam { layer: Option<String>, crops: u8 },
+    /// (`crops` 1) or averaged over the paper's ten crops (`crops` 10) of the image resized
+    /// to each short side in `scales` (each scale's map divided by its maximum, then
+    /// averaged).
+    GradCam {
+        layer: Option<String>,
+        crops: u8,
+        scales: Vec<u32>,
+        /// Sharpen with the input's guided-backprop map blurred by this σ (pixels): the
+        /// map becomes √(CAM · blurred guided), both divided by their maxima — Grad-CAM says
+        /// which region, the fine gradient where inside it (Guided Grad-CAM's rationale).
+        guide: Option<f32>,
+    },
 }
 
 /// A class's map at the input size, the class it is for, and that class's score.
@@ -39,6 +49,18 @@ pub struct Preset {
     pub seed_fallback: bool,
 }
 
+/// The paper's GraphCut settings: 95 % / 30 % seeds, γ = 50, soft seeds, 5-component
+/// full-covariance GMMs fitted as scikit-learn (and GrabCut) do — K-means start, every seed
+/// pixel — which is what the PyTorch peer of the paper preset runs; the `segment` crate's
+/// faster default (random start, 2048 samples) moved boxes enough to put top-1 localisation
+/// error 5 points away from the peer's (docs/localisation.md).
+fn paper_cut() -> segment::GraphCutParams {
+    let mut cut = segment::GraphCutParams::default();
+    cut.gmm.init = segment::gmm::GmmInit::KMeans;
+    cut.gmm.max_samples = usize::MAX;
+    cut
+}
+
 impl Preset {
     /// The paper's procedure as written: one backprop per class, max-abs map, 95 % / 30 %
     /// seeds, 5-component GMMs, GraphCut (γ = 50), largest component.
@@ -48,7 +70,9 @@ impl Preset {
                 method: Method::Gradient,
                 reduction: Reduction::MaxAbs,
             },
-            segmenter: Box::new(GraphCutSegmenter::default()),
+            segmenter: Box::new(GraphCutSegmenter {
+                params: paper_cut(),
+            }),
             seed_fallback: true,
         }
     }
@@ -61,6 +85,8 @@ impl Preset {
             maps: MapSource::GradCam {
                 layer: None,
                 crops: 10,
+                scales: vec![TenCrop::default().short_side],
+                guide: None,
             },
             segmenter: Box::new(ThresholdSegmenter::default()),
             seed_fallback: false,
@@ -68,7 +94,7 @@ impl Preset {
     }
 
     /// `paper`, `best`, or a spec for ablations: comma-separated `key=value` among
-    /// `maps=saliency|deconvnet|guided|gradcam`, `layer=NAME` (Grad-CAM layer),
+    /// `maps=saliency|deconvnet|guided|gradcam`, `layer=NAME` (Grad-CAM layer), `crops=1|10`, `scales=256+320` (10-crop short sides),
     /// `seg=graphcut|threshold`, `frac=F` (threshold fraction of the maximum),
     /// `regions=largest|all`, `fg=Q`, `bg=Q` (seed quantiles), `gamma=G`, `hard=true|false`
     /// (seeds fixed to their label), `samples=N|all` and `init=random|kmeans` (GMM fit), starting
@@ -89,7 +115,7 @@ impl Preset {
             reduction: Reduction::MaxAbs,
         };
         let mut threshold: Option<ThresholdSegmenter> = None;
-        let mut cut = segment::GraphCutParams::default();
+        let mut cut = paper_cut();
         for kv in name.split(',') {
             let (k, v) = kv
                 .split_once('=')
@@ -103,6 +129,8 @@ impl Preset {
                     maps = MapSource::GradCam {
                         layer: None,
                         crops: 1,
+                        scales: vec![TenCrop::default().short_side],
+                        guide: None,
                     }
                 }
                 ("crops", c) => match &mut maps {
@@ -110,6 +138,26 @@ impl Preset {
                         *crops = if c == "1" { 1 } else { 10 }
                     }
                     _ => anyhow::bail!("crops=1|10 follows maps=gradcam or layer=NAME"),
+                },
+                ("scales", list) => match &mut maps {
+                    MapSource::GradCam { scales, .. } => {
+                        *scales = list
+                            .split('+')
+                            .map(|v| v.parse::<u32>().ok().filter(|&s| s >= 224))
+                            .collect::<Option<Vec<_>>>()
+                            .ok_or_else(|| {
+                                anyhow::anyhow!(
+                                    "scales=A+B+…: short sides of at least 224, got `{list}`"
+                                )
+                            })?
+                    }
+                    _ => anyhow::bail!("scales follows maps=gradcam or layer=NAME"),
+                },
+                ("guide", g) => match &mut maps {
+                    MapSource::GradCam { guide, .. } => {
+                        *guide = Some(num(g)? as f32).filter(|s| *s > 0.0);
+                    }
+                    _ => anyhow::bail!("guide follows maps=gradcam or layer=NAME"),
                 },
                 ("maps", m) => {
                     maps = MapSource::Saliency {
@@ -121,6 +169,8 @@ impl Preset {
                     maps = MapSource::GradCam {
                         layer: Some(l.to_string()),
                         crops: 1,
+                        scales: vec![TenCrop::default().short_side],
+                        guide: None,
                     }
                 }
                 ("seg", "graphcut") => threshold = None,
@@ -183,43 +233,89 @@ impl Preset {
                 .into_iter()
                 .map(|a| (a.map(*reduction), a.target.class, a.score))
                 .collect(),
-            MapSource::GradCam { layer, crops } => {
-                let layer = match layer {
-                    Some(l) => l.clone(),
-                    None => last_spatial_layer(model).ok_or_else(|| {
-                        anyhow::anyhow!("{} has no feature map for Grad-CAM", model.name())
-                    })?,
-                };
-                if *crops == 1 {
-                    return Ok(grad_cam(model, x, targets, &layer)?
-                        .remove(0)
-                        .into_iter()
-                        .map(|c| (c.map, c.target.class, c.score))
-                        .collect());
+            MapSource::GradCam {
+                layer,
+                crops,
+                scales,
+                guide,
+            } => {
+                let mut maps = cam_maps(model, image, x, targets, layer, *crops, scales)?;
+                if let Some(sigma) = guide {
+                    let guided = attribute(model, x, targets, Method::GuidedBackprop)?.remove(0);
+                    for (m, g) in maps.iter_mut().zip(guided) {
+                        let fine = attribution::blurred(&g.map(Reduction::MaxAbs), *sigma);
+                        let unit = |a: &Array2<f32>| {
+                            let max = a.fold(0f32, |x, &v| x.max(v));
+                            a.mapv(|v| if max > 0.0 { v.max(0.0) / max } else { 0.0 })
+                        };
+                        let (c, f) = (unit(&m.0), unit(&fine));
+                        m.0 = ndarray::Zip::from(&c)
+                            .and(&f)
+                            .map_collect(|a, b| (a * b).sqrt());
+                    }
                 }
-                // Ranks are decided on the image itself, as for the single-crop maps.
-                let logits: Vec<f32> = model.forward(x)?.get(0)?.to_vec1()?;
-                let order = crate::commands::classify::top_k(&logits, logits.len());
-                let fixed: Vec<Target> = targets
-                    .iter()
-                    .map(|t| match t {
-                        Target::Top1 => Target::Class(order[0]),
-                        Target::Rank(k) => Target::Class(order[*k]),
-                        other => other.clone(),
-                    })
-                    .collect();
-                let (h, w) = (image.height() as usize, image.width() as usize);
-                grad_cam_ten_crop(model, image, &fixed, &layer, TenCrop::default())?
-                    .into_iter()
-                    .map(|c| {
-                        let class = c.target.class;
-                        let score = class.map_or(c.score, |k| logits[k]);
-                        (upsample_bilinear(&c.map, h, w), class, score)
-                    })
-                    .collect()
+                maps
             }
         })
     }
+}
+
+/// Grad-CAM maps of `targets` at the input size: single crop, or 10-crop at each scale.
+fn cam_maps(
+    model: &dyn ImageModel,
+    image: &RgbImage,
+    x: &candle_core::Tensor,
+    targets: &[Target],
+    layer: &Option<String>,
+    crops: u8,
+    scales: &[u32],
+) -> anyhow::Result<Vec<ClassMap>> {
+    let layer = match layer {
+        Some(l) => l.clone(),
+        None => last_spatial_layer(model)
+            .ok_or_else(|| anyhow::anyhow!("{} has no feature map for Grad-CAM", model.name()))?,
+    };
+    if crops == 1 {
+        return Ok(grad_cam(model, x, targets, &layer)?
+            .remove(0)
+            .into_iter()
+            .map(|c| (c.map, c.target.class, c.score))
+            .collect());
+    }
+    // Ranks are decided on the image itself, as for the single-crop maps.
+    let logits: Vec<f32> = model.forward(x)?.get(0)?.to_vec1()?;
+    let order = crate::commands::classify::top_k(&logits, logits.len());
+    let fixed: Vec<Target> = targets
+        .iter()
+        .map(|t| match t {
+            Target::Top1 => Target::Class(order[0]),
+            Target::Rank(k) => Target::Class(order[*k]),
+            other => other.clone(),
+        })
+        .collect();
+    let (h, w) = (image.height() as usize, image.width() as usize);
+    let mut sum: Vec<ClassMap> = Vec::new();
+    for &short_side in scales {
+        let maps = grad_cam_ten_crop(model, image, &fixed, &layer, TenCrop { short_side })?;
+        for (i, c) in maps.into_iter().enumerate() {
+            let mut m = upsample_bilinear(&c.map, h, w);
+            if scales.len() > 1 {
+                let max = m.fold(0f32, |a, &v| a.max(v));
+                if max > 0.0 {
+                    m /= max;
+                }
+            }
+            match sum.get_mut(i) {
+                Some(acc) => acc.0 += &m,
+                None => {
+                    let class = c.target.class;
+                    let score = class.map_or(c.score, |k| logits[k]);
+                    sum.push((m, class, score));
+                }
+            }
+        }
+    }
+    Ok(sum)
 }
 
 /// An inclusive pixel box of the model-size image, in the pixels of an image `sx` times

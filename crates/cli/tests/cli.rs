@@ -567,12 +567,45 @@ fn eval_best_preset_and_ablation_specs() {
             .unwrap();
     assert_eq!(s["preset"], "best");
     assert_eq!(s["images"], 4);
+    // The ablation-only options run end to end (two scales of 10 crops, guided sharpening).
+    let spec = "maps=gradcam,crops=10,scales=256+320,guide=8,seg=threshold";
+    let ablation_dir = dir.path().join("ablation");
+    let out = deepinside(
+        &[
+            "eval",
+            "--data",
+            data.to_str().unwrap(),
+            "--preset",
+            spec,
+            "--limit",
+            "1",
+            "--out",
+            ablation_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(ablation_dir.join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(line["label_box"].is_object(), "{line}");
     let gk = s["localisation"]["gt_known_accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&gk));
     for (spec, needle) in [
         ("maps=gradcam,frac=abc", "abc"),
         ("seg=watershed", "seg=watershed"),
         ("layer=nonexistent", "nonexistent"),
+        ("maps=gradcam,scales=256+100", "at least 224"),
+        ("scales=256", "scales follows maps=gradcam"),
+        ("maps=gradcam,guide=wide", "`wide` is not a number"),
+        ("init=spectral", "random or kmeans"),
+        ("samples=many", "`many` is not a count"),
+        ("hard=maybe", "true or false"),
     ] {
         let out = deepinside(
             &[

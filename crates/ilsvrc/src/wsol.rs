@@ -46,6 +46,17 @@ pub fn read(root: &Path) -> Result<Dataset> {
 /// Builds the dataset from the metadata texts (file names in errors are under
 /// `root/metadata/`).
 pub fn parse(root: &Path, texts: &WsolTexts, classes: ClassNames) -> Result<Dataset> {
+    Ok(Dataset {
+        root: root.to_path_buf(),
+        format: Format::Wsol,
+        images: samples(root, texts, &classes)?,
+        classes,
+        notes: Vec::new(),
+    })
+}
+
+/// The annotated images of the metadata texts, labels checked against `classes`.
+pub fn samples(root: &Path, texts: &WsolTexts, classes: &ClassNames) -> Result<Vec<Sample>> {
     let meta = root.join("metadata");
     let [ids_path, labels_path, sizes_path, loc_path]: [PathBuf; 4] = FILES.map(|f| meta.join(f));
     let ids: Vec<(usize, String)> = records(texts.image_ids, '\n')
@@ -113,13 +124,7 @@ pub fn parse(root: &Path, texts: &WsolTexts, classes: ClassNames) -> Result<Data
             problem: None,
         });
     }
-    Ok(Dataset {
-        root: root.to_path_buf(),
-        format: Format::Wsol,
-        classes,
-        images,
-        notes: Vec::new(),
-    })
+    Ok(images)
 }
 
 #[cfg(test)]

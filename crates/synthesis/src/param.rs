@@ -4,6 +4,7 @@ use crate::fourier::{blur_damping, upsample_coefficients, FourierRenderer};
 use crate::rng::Rng;
 use crate::settings::Parameterisation;
 use crate::warp::{warp, View};
+use attribution::gaussian_blur;
 use candle_core::{Device, Tensor, Var};
 use convnet::Preprocessing;
 
@@ -142,52 +143,9 @@ impl ImageParam {
     }
 }
 
-/// Separable Gaussian blur of one `h × w` plane in place, edges repeated.
-pub(crate) fn gaussian_blur(p: &mut [f32], h: usize, w: usize, sigma: f32) {
-    let r = (3.0 * sigma).ceil() as isize;
-    let k: Vec<f32> = (-r..=r)
-        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
-        .collect();
-    let sum: f32 = k.iter().sum();
-    let k: Vec<f32> = k.iter().map(|v| v / sum).collect();
-    let mut tmp = vec![0f32; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            tmp[y * w + x] = (-r..=r)
-                .map(|i| {
-                    let xx = (x as isize + i).clamp(0, w as isize - 1) as usize;
-                    k[(i + r) as usize] * p[y * w + xx]
-                })
-                .sum();
-        }
-    }
-    for y in 0..h {
-        for x in 0..w {
-            p[y * w + x] = (-r..=r)
-                .map(|i| {
-                    let yy = (y as isize + i).clamp(0, h as isize - 1) as usize;
-                    k[(i + r) as usize] * tmp[yy * w + x]
-                })
-                .sum();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn blur_keeps_constants_and_the_mean_of_a_spike() {
-        let mut p = vec![2.0f32; 36];
-        gaussian_blur(&mut p, 6, 6, 1.0);
-        assert!(p.iter().all(|v| (v - 2.0).abs() < 1e-5));
-        let mut s = vec![0f32; 121];
-        s[60] = 1.0;
-        gaussian_blur(&mut s, 11, 11, 1.0);
-        let total: f32 = s.iter().sum();
-        assert!((total - 1.0).abs() < 1e-4 && s[60] < 0.5 && s[60] > s[61]);
-    }
 
     #[test]
     fn fourier_render_is_in_range_and_octave_keeps_the_picture() {

@@ -13,6 +13,20 @@ fn err(path: &Path, reason: impl Into<String>) -> ConvnetError {
     }
 }
 
+/// The largest image accepted, in pixels: Pillow's decompression-bomb limit
+/// (2 × `Image.MAX_IMAGE_PIXELS`), so a tiny file claiming a huge size is refused before
+/// gigabytes are allocated.
+pub const MAX_PIXELS: u64 = 2 * 89_478_485;
+
+fn check_size(width: u64, height: u64) -> std::result::Result<(), String> {
+    if width.saturating_mul(height) > MAX_PIXELS {
+        return Err(format!(
+            "{width} × {height} pixels is over the limit of {MAX_PIXELS} (a decompression bomb?)"
+        ));
+    }
+    Ok(())
+}
+
 /// Reads and decodes an image file into RGB.
 pub fn load_rgb(path: &Path) -> Result<RgbImage> {
     let bytes = std::fs::read(path).map_err(|e| err(path, format!("cannot read file: {e}")))?;
@@ -38,6 +52,8 @@ pub fn decode_rgb(bytes: &[u8], path: &Path) -> Result<RgbImage> {
 }
 
 fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
+    let header = turbojpeg::read_header(bytes).map_err(|e| e.to_string())?;
+    check_size(header.width as u64, header.height as u64)?;
     let img =
         turbojpeg::decompress(bytes, turbojpeg::PixelFormat::RGB).map_err(|e| e.to_string())?;
     if img.width == 0 || img.height == 0 {
@@ -53,6 +69,13 @@ fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
 }
 
 fn decode_generic(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| format!("not a readable image: {e}"))?;
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| format!("not a readable image: {e}"))?;
+    check_size(w as u64, h as u64)?;
     let img = image::load_from_memory(bytes).map_err(|e| format!("not a readable image: {e}"))?;
     if img.width() == 0 || img.height() == 0 {
         return Err("image has no pixels".into());
@@ -109,6 +132,22 @@ mod tests {
         let bytes = encode(img, ImageFormat::Jpeg);
         let rgb = decode_rgb(&bytes, Path::new("a.jpg")).unwrap();
         assert_eq!(rgb.dimensions(), (16, 8));
+    }
+
+    #[test]
+    fn a_header_claiming_a_huge_image_is_refused_before_decoding() {
+        let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(16, 8, image::Rgb([1, 2, 3])));
+        let mut bytes = encode(img, ImageFormat::Jpeg);
+        // SOF0 segment: FF C0, length (2), precision (1), height (2), width (2).
+        let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        bytes[sof + 5..sof + 9].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+        let e = decode_rgb(&bytes, Path::new("bomb.jpg"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bomb.jpg") && e.contains("over the limit"),
+            "{e}"
+        );
     }
 
     #[test]
