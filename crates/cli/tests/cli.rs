@@ -584,7 +584,11 @@ fn eval_best_preset_and_ablation_specs() {
         ],
         &[],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let line: serde_json::Value = serde_json::from_str(
         std::fs::read_to_string(ablation_dir.join("results.jsonl"))
             .unwrap()
