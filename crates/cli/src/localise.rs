@@ -456,3 +456,31 @@ pub fn steps_figure(image: &RgbImage, c: &ClassBox, ground_truth: &[BoxF]) -> Rg
     ];
     grid(&tiles, tiles.len())
 }
+
+/// The two presets side by side for one class: the best preset's map and region, and the
+/// image with both boxes (paper yellow, best green, truth red).
+pub fn presets_figure(
+    image: &RgbImage,
+    paper: &ClassBox,
+    best: &ClassBox,
+    ground_truth: &[BoxF],
+) -> RgbImage {
+    let mut boxed = image.clone();
+    for b in ground_truth {
+        draw_box(&mut boxed, b, [230, 30, 30], 2);
+    }
+    for (c, colour) in [(paper, [240, 220, 40]), (best, [40, 220, 60])] {
+        if let Some(b) = c.bbox {
+            draw_box(&mut boxed, &to_image_box(b, 1.0, 1.0), colour, 2);
+        }
+    }
+    let tiles = vec![
+        (heatmap(&best.map), "10-crop Grad-CAM".to_string()),
+        (
+            paint(image, &[(&best.segmentation.object, [255, 255, 255])]),
+            "region > 20 % of max".to_string(),
+        ),
+        (boxed, "paper (yellow), best (green)".to_string()),
+    ];
+    grid(&tiles, tiles.len())
+}

@@ -7,7 +7,7 @@ use crate::commands::saliency::write_outputs;
 use crate::commands::visualise::class_name;
 use crate::demo_images::demo_images;
 use crate::gallery::{relative, Figure, Gallery, Section, Table};
-use crate::localise::{localise, steps_figure, Preset};
+use crate::localise::{localise, presets_figure, steps_figure, Preset};
 use anyhow::Context;
 use attribution::render::save_png;
 use attribution::Target;
@@ -48,6 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let jsonl = args.out.join("classification.jsonl");
     let mut file = std::fs::File::create(&jsonl).with_context(|| jsonl.display().to_string())?;
     let preset = Preset::paper();
+    let best = Preset::best();
     let mut table = Table {
         header: ["image", "1st", "2nd", "3rd", "4th", "5th"]
             .map(String::from)
@@ -65,6 +66,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         title: "Weakly supervised localisation (paper preset, top-1 class)".into(),
         text: "Seeds from the 95 % / 30 % saliency quantiles, GMM colour models, GraphCut, \
                largest connected component, its box."
+            .into(),
+        ..Section::default()
+    };
+    let mut better = Section {
+        title: "Localisation, best preset (top-1 class)".into(),
+        text: "Grad-CAM at the last feature map averaged over the paper's ten crops, the largest \
+               region above 20 % of its maximum, its box — on the 300 dev images GT-known \
+               accuracy 66 % against the paper preset's 36 % (docs/localisation.md)."
             .into(),
         ..Section::default()
     };
@@ -113,6 +122,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             steps.figures.push(Figure {
                 src: relative(&steps_png, &args.out),
                 caption: format!("{stem}: {name}; {}", boxes[0].notes.join("; ")),
+            });
+            let best_boxes = localise(&*model, &best, &shown, &x, 1, &[])?;
+            let best_png = args.out.join(format!("{stem}_presets.png"));
+            save_png(
+                &presets_figure(&shown, &boxes[0], &best_boxes[0], &[]),
+                &best_png,
+            )?;
+            better.figures.push(Figure {
+                src: relative(&best_png, &args.out),
+                caption: format!("{stem}: {name}"),
             });
             Ok(())
         };
@@ -168,6 +187,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             },
             saliency,
             steps,
+            better,
             class_model,
         ],
     };
