@@ -67,5 +67,31 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// Saliency passes on the first CUDA GPU at batch 1, 16 and 64 (`--features cuda`; run by
+/// `cargo xtask gpu-check`). Each iteration waits for the GPU to finish.
+#[cfg(feature = "cuda")]
+fn bench_cuda(c: &mut Criterion) {
+    let gpu = Device::new_cuda(0).expect("an NVIDIA GPU and a CUDA driver");
+    let model =
+        load_model(ModelKind::EfficientNetLite0, None, &gpu).expect("EfficientNet-Lite0 weights");
+    let mut g = c.benchmark_group("efficientnet-lite0-cuda");
+    g.sample_size(20);
+    for batch in [1usize, 16, 64] {
+        let x = input(batch).to_device(&gpu).unwrap();
+        g.throughput(Throughput::Elements(batch as u64));
+        g.bench_with_input(BenchmarkId::new("forward+input-grad", batch), &x, |b, x| {
+            b.iter(|| {
+                let g = saliency_pass(&*model, x, 281);
+                gpu.synchronize().unwrap();
+                g
+            })
+        });
+    }
+    g.finish();
+}
+
+#[cfg(feature = "cuda")]
+criterion_group!(benches, bench, bench_cuda);
+#[cfg(not(feature = "cuda"))]
 criterion_group!(benches, bench);
 criterion_main!(benches);

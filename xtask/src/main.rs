@@ -6,8 +6,11 @@
 //! - `repro [--data DIR] [--out DIR] [...]`: regenerates the paper's figures and tables
 //!   (`deepinside repro`, built in release mode); options are passed through.
 //! - `fuzz [--runs N] [TARGET...]`: every cargo-fuzz target for N executions (default 10⁶).
+//! - `gpu-check [--peer-path DIR]`: on an NVIDIA GPU machine, build with `--features cuda`
+//!   (installing nvcc from PyPI if needed), compare with the CPU, time against PyTorch.
 mod bench;
 mod fuzz;
+mod gpu_check;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -15,9 +18,10 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench::run(&args[1..]),
         Some("repro") => repro(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("gpu-check") => gpu_check::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [--peer-python PATH] [--setup-peer]\n       cargo xtask repro [--data DIR] [--out DIR] [--limit N] [--steps N] [--resume]\n       cargo xtask fuzz [--runs N] [TARGET...]"
+                "usage: cargo xtask bench [--peer-python PATH] [--setup-peer]\n       cargo xtask repro [--data DIR] [--out DIR] [--limit N] [--steps N] [--resume]\n       cargo xtask fuzz [--runs N] [TARGET...]\n       cargo xtask gpu-check [--peer-path DIR]"
             );
             std::process::exit(2);
         }

@@ -29,16 +29,16 @@ pub struct Args {
     /// Steps of the class model (recommended preset).
     #[arg(long, default_value_t = Settings::recommended().steps)]
     pub class_model_steps: usize,
+    /// `cpu`, `cuda` or `cuda:N` (CUDA needs a build with `--features cuda`).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let model = load_model(
-        ModelKind::EfficientNetLite0,
-        None,
-        &candle_core::Device::Cpu,
-    )
-    .context("loading EfficientNet-Lite0")?;
+    let device = convnet::parse_device(&args.device)?;
+    let model = load_model(ModelKind::EfficientNetLite0, None, &device)
+        .context("loading EfficientNet-Lite0")?;
     let photos = if args.images.is_empty() {
         demo_images()?
     } else {
@@ -104,7 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             writeln!(
                 file,
                 "{}",
-                serde_json::json!({"image": path.display().to_string(), "model": model.name(), "device": "cpu", "top5": entries})
+                serde_json::json!({"image": path.display().to_string(), "model": model.name(), "device": args.device, "top5": entries})
             )?;
             first_class.get_or_insert(top[0]);
             let boxes = localise(&*model, &preset, &shown, &x, 1, &[])?;

@@ -220,6 +220,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         task: args.task.clone(),
         format: data.format,
         shard: args.shard.clone(),
+        device: args.model.device.clone(),
         seconds: elapsed,
         evaluated: todo.len(),
     };
@@ -232,6 +233,7 @@ struct Run {
     task: String,
     format: ilsvrc::Format,
     shard: Option<String>,
+    device: String,
     /// Wall time of the images evaluated now (not those resumed from an earlier run).
     seconds: f64,
     evaluated: usize,
@@ -248,6 +250,7 @@ fn finish(lines: &[Value], run: &Run, out: &Path) -> anyhow::Result<ExitCode> {
     summary["task"] = json!(run.task);
     summary["format"] = json!(run.format);
     summary["shard"] = json!(run.shard);
+    summary["device"] = json!(run.device);
     summary["seconds"] = json!(run.seconds);
     summary["evaluated"] = json!(run.evaluated);
     let failures: Vec<&Value> = lines.iter().filter(|l| l.get("error").is_some()).collect();
@@ -330,6 +333,7 @@ fn merge(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         task: runs[0]["task"].as_str().unwrap_or("localise").to_string(),
         format: serde_json::from_value(runs[0]["format"].clone()).unwrap_or(ilsvrc::Format::Wsol),
         shard: None,
+        device: runs[0]["device"].as_str().unwrap_or("cpu").to_string(),
         seconds: runs.iter().filter_map(|r| r["seconds"].as_f64()).sum(),
         evaluated: runs
             .iter()

@@ -52,6 +52,13 @@ pub struct EfficientNetLite0 {
 }
 
 impl EfficientNetLite0 {
+    /// The same model computing on `device`: its weights live in the custom ops, which
+    /// copy them to a CUDA device on first use, so only the reported device changes.
+    pub fn on(mut self, device: &Device) -> Self {
+        self.info.device = device.clone();
+        self
+    }
+
     /// Loads the published checkpoint (`.pth`) or a safetensors export of it.
     pub fn load(path: &Path) -> Result<Self> {
         Self::from_state_dict(&StateDict::load(path)?)

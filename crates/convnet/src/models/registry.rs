@@ -85,10 +85,10 @@ pub fn load_model(
     weights: Option<&Path>,
     device: &Device,
 ) -> Result<Box<dyn ImageModel>> {
-    if !device.is_cpu() {
+    if !device.is_cpu() && !device.is_cuda() {
         return Err(ConvnetError::Device {
             device: format!("{device:?}"),
-            reason: "the model kernels run on the CPU only in this build".into(),
+            reason: "the model kernels run on the CPU and on CUDA only".into(),
         });
     }
     Ok(match kind {
@@ -97,14 +97,20 @@ pub fn load_model(
                 Some(p) => p.to_path_buf(),
                 None => ensure_weights(&EFFICIENTNET_LITE0)?,
             };
-            Box::new(EfficientNetLite0::load(&path)?)
+            Box::new(EfficientNetLite0::load(&path)?.on(device))
         }
         ModelKind::Vgg16 => {
             let path = weights.ok_or_else(|| ConvnetError::Weights {
                 path: "(none)".into(),
                 reason: "vgg16 needs --weights PATH: torchvision's vgg16 state dict as .pth or .safetensors".into(),
             })?;
-            Box::new(Vgg16::load(path)?)
+            Box::new(Vgg16::load(path)?.on(device))
+        }
+        ModelKind::PaperNet if !device.is_cpu() => {
+            return Err(ConvnetError::Device {
+                device: format!("{device:?}"),
+                reason: "papernet keeps candle tensors on the CPU; it runs on the CPU only".into(),
+            })
         }
         ModelKind::PaperNet => match weights {
             Some(p) => Box::new(PaperNet::load(p)?),

@@ -60,6 +60,13 @@ pub struct Vgg16 {
 }
 
 impl Vgg16 {
+    /// The same model computing on `device`: its weights live in the custom ops, which
+    /// copy them to a CUDA device on first use, so only the reported device changes.
+    pub fn on(mut self, device: &Device) -> Self {
+        self.info.device = device.clone();
+        self
+    }
+
     /// Loads torchvision weights from a `.pth` or `.safetensors` file.
     pub fn load(path: &Path) -> Result<Self> {
         Self::from_state_dict(&StateDict::load(path)?)

@@ -22,6 +22,15 @@ impl ActivationKind {
         }
     }
 
+    /// The kernel's code for this unit (`kernels.cu`).
+    #[cfg(feature = "cuda")]
+    fn code(self) -> i32 {
+        match self {
+            ActivationKind::Relu => 0,
+            ActivationKind::Relu6 => 1,
+        }
+    }
+
     /// Whether PyTorch's gradient passes at `x`: ReLU 1[x > 0], ReLU6 1[0 < x < 6].
     #[inline(always)]
     fn passes(self, x: f32) -> bool {
@@ -56,6 +65,22 @@ impl CustomOp1 for ActivationOp {
                 }
             });
         Ok((CpuStorage::F32(y), l.shape().clone()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        use super::cuda::{self, launch};
+        use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
+        let (x, dev) = cuda::input(s, l, self.name())?;
+        let n = l.shape().elem_count();
+        let mut y = cuda::output(&dev, n)?;
+        let (ni, kind) = (cuda::int(n)?, self.kind.code());
+        launch!(&dev, "act_fwd", n; &x, &mut y, &ni, &kind)?;
+        Ok((cuda::storage(y, &dev), l.shape().clone()))
     }
 
     fn bwd(
@@ -108,6 +133,28 @@ impl CustomOp2 for ActivationBackward {
                 }
             });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        use super::cuda::{self, launch};
+        use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
+        let (x, dev) = cuda::input(s1, l1, self.name())?;
+        let (g, _) = cuda::input(s2, l2, self.name())?;
+        let n = l1.shape().elem_count();
+        if n != l2.shape().elem_count() {
+            candle_core::bail!("{}: input and gradient sizes differ", self.name());
+        }
+        let mut out = cuda::output(&dev, n)?;
+        let (ni, kind, rule) = (cuda::int(n)?, self.kind.code(), self.rule.code());
+        launch!(&dev, "act_bwd", n; &x, &g, &mut out, &ni, &kind, &rule)?;
+        Ok((cuda::storage(out, &dev), l1.shape().clone()))
     }
 }
 

@@ -74,6 +74,9 @@ pub struct Conv2dParams {
     /// `[out, in / groups, k, k]`, row-major.
     pub(super) weight: Vec<f32>,
     pub(super) bias: Option<Vec<f32>>,
+    /// `weight` and the bias (zeros if none) on each CUDA device used.
+    #[cfg(feature = "cuda")]
+    on_device: (super::cuda::DeviceCopies, super::cuda::DeviceCopies),
 }
 
 impl Conv2dParams {
@@ -117,7 +120,56 @@ impl Conv2dParams {
             depthwise,
             weight,
             bias,
+            #[cfg(feature = "cuda")]
+            on_device: Default::default(),
         })
+    }
+
+    /// Weights and bias on `dev` (uploaded on first use).
+    #[cfg(feature = "cuda")]
+    fn device_weights(
+        &self,
+        dev: &candle_core::cuda_backend::CudaDevice,
+    ) -> candle_core::Result<(super::cuda::DeviceBuffer, super::cuda::DeviceBuffer)> {
+        let zeros;
+        let bias = match &self.bias {
+            Some(b) => b.as_slice(),
+            None => {
+                zeros = vec![0f32; self.out_channels];
+                zeros.as_slice()
+            }
+        };
+        Ok((
+            self.on_device.0.get(dev, &self.weight)?,
+            self.on_device.1.get(dev, bias)?,
+        ))
+    }
+
+    /// `n, cin, h, w, cout, ho, wo, k, s, pad top, pad left, depthwise` as the kernels take them.
+    #[cfg(feature = "cuda")]
+    fn kernel_args(
+        &self,
+        n: usize,
+        h: usize,
+        w: usize,
+        ho: usize,
+        wo: usize,
+    ) -> candle_core::Result<[i32; 12]> {
+        use super::cuda::int;
+        Ok([
+            int(n)?,
+            int(self.in_channels)?,
+            int(h)?,
+            int(w)?,
+            int(self.out_channels)?,
+            int(ho)?,
+            int(wo)?,
+            int(self.kernel)?,
+            int(self.stride)?,
+            int(self.padding.top)?,
+            int(self.padding.left)?,
+            i32::from(self.depthwise),
+        ])
     }
 
     /// Folds an eval-mode batch norm that follows this convolution into its weights and bias:
@@ -143,6 +195,10 @@ impl Conv2dParams {
             bias[o] = ((bias[o] as f64 - mean[o] as f64) * scale + beta[o] as f64) as f32;
         }
         self.bias = Some(bias);
+        #[cfg(feature = "cuda")]
+        {
+            self.on_device = Default::default();
+        }
     }
 
     /// Output height and width for an `h × w` input.
@@ -200,6 +256,36 @@ impl CustomOp1 for Conv2dOp {
         Ok((CpuStorage::F32(y), Shape::from((n, p.out_channels, ho, wo))))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        use super::cuda::{self, launch};
+        use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
+        let p = &*self.0;
+        let (x, dev) = cuda::input(s, l, self.name())?;
+        let (n, c, h, w) = nchw(l, self.name())?;
+        if c != p.in_channels {
+            bail!(
+                "convolution expects {} input channels, got {c}",
+                p.in_channels
+            );
+        }
+        let (ho, wo) = p.output_size(h, w)?;
+        let (wt, bias) = p.device_weights(&dev)?;
+        let len = n * p.out_channels * ho * wo;
+        let mut y = cuda::output(&dev, len)?;
+        let a = p.kernel_args(n, h, w, ho, wo)?;
+        launch!(&dev, "conv_fwd", len; &x, &*wt, &*bias, &mut y, &a[0], &a[1], &a[2], &a[3],
+            &a[4], &a[5], &a[6], &a[7], &a[8], &a[9], &a[10], &a[11])?;
+        Ok((
+            cuda::storage(y, &dev),
+            Shape::from((n, p.out_channels, ho, wo)),
+        ))
+    }
+
     fn bwd(
         &self,
         arg: &Tensor,
@@ -239,6 +325,29 @@ impl CustomOp1 for Conv2dInputGrad {
         };
         Ok((
             CpuStorage::F32(dx),
+            Shape::from((n, p.in_channels, self.h, self.w)),
+        ))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        use super::cuda::{self, launch};
+        use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
+        let p = &*self.params;
+        let (g, dev) = cuda::input(s, l, self.name())?;
+        let (n, _, ho, wo) = nchw(l, self.name())?;
+        let (wt, _) = p.device_weights(&dev)?;
+        let len = n * p.in_channels * self.h * self.w;
+        let mut dx = cuda::output(&dev, len)?;
+        let a = p.kernel_args(n, self.h, self.w, ho, wo)?;
+        launch!(&dev, "conv_bwd_input", len; &g, &*wt, &mut dx, &a[0], &a[1], &a[2], &a[3],
+            &a[4], &a[5], &a[6], &a[7], &a[8], &a[9], &a[10], &a[11])?;
+        Ok((
+            cuda::storage(dx, &dev),
             Shape::from((n, p.in_channels, self.h, self.w)),
         ))
     }

@@ -13,6 +13,9 @@ pub struct LinearParams {
     pub out_features: usize,
     weight: Vec<f32>,
     bias: Option<Vec<f32>>,
+    /// `weight` and the bias (zeros if none) on each CUDA device used.
+    #[cfg(feature = "cuda")]
+    on_device: (super::cuda::DeviceCopies, super::cuda::DeviceCopies),
 }
 
 impl LinearParams {
@@ -37,7 +40,36 @@ impl LinearParams {
             out_features,
             weight,
             bias,
+            #[cfg(feature = "cuda")]
+            on_device: Default::default(),
         })
+    }
+
+    /// Weights and bias on `dev` (uploaded on first use), and `n, in, out` as i32.
+    #[cfg(feature = "cuda")]
+    fn on(
+        &self,
+        dev: &candle_core::cuda_backend::CudaDevice,
+        n: usize,
+    ) -> candle_core::Result<(
+        super::cuda::DeviceBuffer,
+        super::cuda::DeviceBuffer,
+        [i32; 3],
+    )> {
+        use super::cuda::int;
+        let zeros;
+        let bias = match &self.bias {
+            Some(b) => b.as_slice(),
+            None => {
+                zeros = vec![0f32; self.out_features];
+                zeros.as_slice()
+            }
+        };
+        Ok((
+            self.on_device.0.get(dev, &self.weight)?,
+            self.on_device.1.get(dev, bias)?,
+            [int(n)?, int(self.in_features)?, int(self.out_features)?],
+        ))
     }
 }
 
@@ -84,6 +116,24 @@ impl CustomOp1 for LinearOp {
         Ok((CpuStorage::F32(y), Shape::from((n, p.out_features))))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        use super::cuda::{self, launch};
+        use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
+        let p = &*self.0;
+        let (x, dev) = cuda::input(s, l, self.name())?;
+        let n = rows(l, p.in_features, self.name())?;
+        let (wt, bias, a) = p.on(&dev, n)?;
+        let len = n * p.out_features;
+        let mut y = cuda::output(&dev, len)?;
+        launch!(&dev, "linear_fwd", len; &x, &*wt, &*bias, &mut y, &a[0], &a[1], &a[2])?;
+        Ok((cuda::storage(y, &dev), Shape::from((n, p.out_features))))
+    }
+
     fn bwd(
         &self,
         _arg: &Tensor,
@@ -121,6 +171,24 @@ impl CustomOp1 for LinearInputGrad {
             true,
         );
         Ok((CpuStorage::F32(dx), Shape::from((n, p.in_features))))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        use super::cuda::{self, launch};
+        use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
+        let p = &*self.0;
+        let (g, dev) = cuda::input(s, l, self.name())?;
+        let n = rows(l, p.out_features, self.name())?;
+        let (wt, _, a) = p.on(&dev, n)?;
+        let len = n * p.in_features;
+        let mut dx = cuda::output(&dev, len)?;
+        launch!(&dev, "linear_bwd_input", len; &g, &*wt, &mut dx, &a[0], &a[1], &a[2])?;
+        Ok((cuda::storage(dx, &dev), Shape::from((n, p.in_features))))
     }
 }
 

@@ -31,6 +31,29 @@ impl MaxPool2d {
         ))
     }
 
+    /// `planes, h, w, ho, wo, k, s, p` as the kernels take them.
+    #[cfg(feature = "cuda")]
+    fn kernel_args(
+        &self,
+        planes: usize,
+        h: usize,
+        w: usize,
+        ho: usize,
+        wo: usize,
+    ) -> candle_core::Result<[i32; 8]> {
+        use super::cuda::int;
+        Ok([
+            int(planes)?,
+            int(h)?,
+            int(w)?,
+            int(ho)?,
+            int(wo)?,
+            int(self.kernel)?,
+            int(self.stride)?,
+            int(self.padding)?,
+        ])
+    }
+
     /// Flat index into the `h × w` plane of the maximum of window (oy, ox).
     #[inline]
     fn argmax(&self, plane: &[f32], h: usize, w: usize, oy: usize, ox: usize) -> usize {
@@ -82,6 +105,25 @@ impl CustomOp1 for MaxPool2d {
         Ok((CpuStorage::F32(y), Shape::from((n, c, ho, wo))))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        use super::cuda::{self, launch};
+        use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
+        let (x, dev) = cuda::input(s, l, self.name())?;
+        let (n, c, h, w) = nchw(l, self.name())?;
+        let (ho, wo) = self.output_size(h, w)?;
+        let len = n * c * ho * wo;
+        let mut y = cuda::output(&dev, len)?;
+        let args = self.kernel_args(n * c, h, w, ho, wo)?;
+        launch!(&dev, "maxpool_fwd", len; &x, &mut y, &args[0], &args[1], &args[2], &args[3],
+            &args[4], &args[5], &args[6], &args[7])?;
+        Ok((cuda::storage(y, &dev), Shape::from((n, c, ho, wo))))
+    }
+
     fn bwd(
         &self,
         arg: &Tensor,
@@ -123,6 +165,28 @@ impl CustomOp2 for MaxPoolBackward {
                 }
             });
         Ok((CpuStorage::F32(dx), l1.shape().clone()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        use super::cuda::{self, launch};
+        use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
+        let (x, dev) = cuda::input(s1, l1, self.name())?;
+        let (g, _) = cuda::input(s2, l2, self.name())?;
+        let (n, c, h, w) = nchw(l1, self.name())?;
+        let (_, _, ho, wo) = nchw(l2, self.name())?;
+        let len = n * c * h * w;
+        let mut dx = cuda::output(&dev, len)?;
+        let args = self.0.kernel_args(n * c, h, w, ho, wo)?;
+        launch!(&dev, "maxpool_bwd", len; &x, &g, &mut dx, &args[0], &args[1], &args[2],
+            &args[3], &args[4], &args[5], &args[6], &args[7])?;
+        Ok((cuda::storage(dx, &dev), l1.shape().clone()))
     }
 }
 

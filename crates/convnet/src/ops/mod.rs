@@ -6,6 +6,8 @@
 //! needs. Every op here holds its weights as constants and returns only the input gradient.
 mod activation;
 mod conv;
+#[cfg(feature = "cuda")]
+mod cuda;
 mod depthwise;
 mod gemm_conv;
 mod linear;

@@ -1,0 +1,178 @@
+//! `cargo xtask gpu-check [--peer-path DIR]`: the one script to run on a machine with an
+//! NVIDIA GPU. It makes sure a CUDA compiler exists (PyPI's `nvidia-cuda-nvcc` and friends
+//! into `target/cuda-toolkit` when `nvcc` is missing), picks the CUDA version cudarc knows
+//! closest below the toolkit's, then runs, in order and all in one go:
+//! 1. `cargo test --release --features cuda --test cuda_parity` (logits 1e-4, gradients of
+//!    all three rules 1e-3 against the CPU, 10-crop and a class model),
+//! 2. `cargo bench --features cuda --bench effnet -- efficientnet-lite0-cuda` (saliency at
+//!    batch 1, 16 and 64 on the GPU),
+//! 3. `docs/scripts/torch_gpu_saliency.py` (PyTorch on the same GPU, same inputs), with
+//!    `--peer-path` prepended to PYTHONPATH for the EfficientNet packages.
+//!
+//! and prints every result; the first failure stops it.
+use anyhow::{bail, Context};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// CUDA versions cudarc 0.19 builds for, newest first (its build.rs list).
+const CUDARC_VERSIONS: [(u32, u32); 13] = [
+    (13, 4),
+    (13, 3),
+    (13, 2),
+    (13, 1),
+    (13, 0),
+    (12, 9),
+    (12, 8),
+    (12, 6),
+    (12, 5),
+    (12, 4),
+    (12, 3),
+    (12, 2),
+    (12, 1),
+];
+
+const PIP_TOOLKIT: [&str; 6] = [
+    "nvidia-cuda-nvcc",
+    "nvidia-cuda-runtime",
+    "nvidia-cuda-nvrtc",
+    "nvidia-cuda-cccl",
+    "nvidia-cublas",
+    "nvidia-curand",
+];
+
+/// `release X.Y` from `nvcc --version`.
+fn nvcc_version(nvcc: &Path) -> Option<(u32, u32)> {
+    let out = Command::new(nvcc).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let release = text.split("release ").nth(1)?;
+    let (major, rest) = release.split_once('.')?;
+    let minor: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// cudarc's newest supported version not newer than `v`, as `CUDARC_CUDA_VERSION` wants it.
+fn cudarc_version(v: (u32, u32)) -> Option<String> {
+    CUDARC_VERSIONS
+        .iter()
+        .find(|&&s| s <= v)
+        .map(|(major, minor)| format!("{major}0{minor}0"))
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let mut peer_path: Option<PathBuf> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--peer-path" => peer_path = Some(it.next().context("--peer-path DIR")?.into()),
+            other => bail!("unknown gpu-check option `{other}`"),
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf();
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut nvcc = PathBuf::from("nvcc");
+    if nvcc_version(&nvcc).is_none() {
+        let prefix = root.join("target/cuda-toolkit");
+        let home = prefix.join("nvidia/cu13");
+        if !home.join("bin/nvcc").is_file() {
+            eprintln!(
+                "no nvcc on PATH: installing {PIP_TOOLKIT:?} from PyPI into {}",
+                prefix.display()
+            );
+            let status = Command::new("python3")
+                .args(["-m", "pip", "install", "--quiet", "--target"])
+                .arg(&prefix)
+                .args(PIP_TOOLKIT)
+                .status()
+                .context("running pip")?;
+            if !status.success() {
+                bail!("pip could not install a CUDA compiler ({status})");
+            }
+        }
+        nvcc = home.join("bin/nvcc");
+        let path = std::env::var("PATH").unwrap_or_default();
+        env.push((
+            "PATH".into(),
+            format!("{}:{path}", home.join("bin").display()),
+        ));
+        env.push(("CUDA_HOME".into(), home.display().to_string()));
+        env.push(("CUDA_PATH".into(), home.display().to_string()));
+        let lib = home.join("lib").display().to_string();
+        for var in ["LD_LIBRARY_PATH", "LIBRARY_PATH"] {
+            let old = std::env::var(var).unwrap_or_default();
+            env.push((var.into(), format!("{lib}:{old}")));
+        }
+    }
+    let version = nvcc_version(&nvcc).context("nvcc --version gave no release number")?;
+    eprintln!("nvcc {}.{} at {}", version.0, version.1, nvcc.display());
+    if std::env::var_os("CUDARC_CUDA_VERSION").is_none() {
+        let v = cudarc_version(version).with_context(|| {
+            format!(
+                "CUDA {}.{} is older than cudarc supports",
+                version.0, version.1
+            )
+        })?;
+        env.push(("CUDARC_CUDA_VERSION".into(), v));
+    }
+    let cargo = |args: &[&str]| -> anyhow::Result<()> {
+        eprintln!("$ cargo {}", args.join(" "));
+        let status = Command::new("cargo")
+            .current_dir(&root)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .status()?;
+        if !status.success() {
+            bail!("cargo {} failed ({status})", args.join(" "));
+        }
+        Ok(())
+    };
+    cargo(&[
+        "test",
+        "--release",
+        "--features",
+        "cuda",
+        "--test",
+        "cuda_parity",
+        "--",
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ])?;
+    cargo(&[
+        "bench",
+        "--features",
+        "cuda",
+        "--bench",
+        "effnet",
+        "--",
+        "efficientnet-lite0-cuda",
+    ])?;
+    let mut py = Command::new("python3");
+    py.current_dir(&root)
+        .arg("docs/scripts/torch_gpu_saliency.py");
+    if let Some(p) = &peer_path {
+        let old = std::env::var("PYTHONPATH").unwrap_or_default();
+        py.env("PYTHONPATH", format!("{}:{old}", p.display()));
+    }
+    eprintln!("$ python3 docs/scripts/torch_gpu_saliency.py");
+    let status = py.status().context("running python3")?;
+    if !status.success() {
+        bail!("the PyTorch GPU timing failed ({status})");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toolkit_versions_map_to_the_newest_cudarc_knows() {
+        assert_eq!(cudarc_version((13, 5)).as_deref(), Some("13040"));
+        assert_eq!(cudarc_version((13, 0)).as_deref(), Some("13000"));
+        assert_eq!(cudarc_version((12, 7)).as_deref(), Some("12060"));
+        assert_eq!(cudarc_version((11, 8)), None);
+    }
+}
