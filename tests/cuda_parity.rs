@@ -113,3 +113,50 @@ fn ten_crop_saliency_and_paper_class_model_match_the_cpu() {
         "class-model score {sg} vs {sc}"
     );
 }
+
+#[test]
+fn warp_and_its_adjoint_on_the_gpu_match_the_cpu() {
+    use synthesis::warp::{warp, View};
+    let gpu = Device::new_cuda(0).expect("an NVIDIA GPU and a CUDA driver");
+    let v: Vec<f32> = (0..2 * 3 * 50 * 60)
+        .map(|i| ((i * 37) % 101) as f32 / 10.0)
+        .collect();
+    let views = [
+        View {
+            cx: 31.0,
+            cy: 22.0,
+            crop: 0.8,
+            angle: 0.15,
+            flip: true,
+        },
+        View {
+            cx: 28.5,
+            cy: 26.0,
+            crop: 1.05,
+            angle: -0.1,
+            flip: false,
+        },
+    ];
+    let run = |dev: &Device| {
+        let x =
+            Var::from_tensor(&Tensor::from_vec(v.clone(), (2, 3, 50, 60), dev).unwrap()).unwrap();
+        let y = warp(x.as_tensor(), &views, 40, 40).unwrap();
+        let wts = Tensor::arange(0f32, y.elem_count() as f32, dev)
+            .unwrap()
+            .reshape(y.shape())
+            .unwrap()
+            .sin()
+            .unwrap();
+        let g = (&y * wts).unwrap().sum_all().unwrap().backward().unwrap();
+        let dx = g
+            .get(x.as_tensor())
+            .unwrap()
+            .to_device(&Device::Cpu)
+            .unwrap();
+        (values(&y.to_device(&Device::Cpu).unwrap()), values(&dx))
+    };
+    let ((yg, gg), (yc, gc)) = (run(&gpu), run(&Device::Cpu));
+    let (ey, eg) = (rel_l2(&yg, &yc), rel_l2(&gg, &gc));
+    println!("warp GPU vs CPU: forward {ey:.2e}, adjoint {eg:.2e}");
+    assert!(ey < 1e-6 && eg < 1e-5, "warp forward {ey}, adjoint {eg}");
+}

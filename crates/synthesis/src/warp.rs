@@ -167,16 +167,79 @@ impl CustomOp1 for Warp {
         ))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        let (b, c, h, w) = dims(l, self.name())?;
+        if b != self.views.len() {
+            candle_core::bail!(
+                "{}: {} views for a batch of {b}",
+                self.name(),
+                self.views.len()
+            );
+        }
+        let (x, dev) = gpu::input(s, l, self.name())?;
+        let len = b * c * self.out_w * self.out_h;
+        let mut y = gpu::output(&dev, len)?;
+        gpu_taps(&self.plane_taps(w, h), &dev, |idx, wts| {
+            use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
+            let (a0, a1, a2, a3) = (
+                gpu::int(b)?,
+                gpu::int(c)?,
+                gpu::int(h * w)?,
+                gpu::int(self.out_w * self.out_h)?,
+            );
+            gpu::launch!(&dev, &KERNELS, "warp_fwd", len; &x, idx, wts, &mut y, &a0, &a1, &a2, &a3)
+        })?;
+        Ok((
+            gpu::storage(y, &dev),
+            Shape::from((b, c, self.out_h, self.out_w)),
+        ))
+    }
+
     fn bwd(
         &self,
         arg: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        let (b, c, h, w) = arg.dims4()?;
-        let g = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-        let taps = self.plane_taps(w, h);
-        let plane_out = self.out_w * self.out_h;
+        let (_, _, h, w) = arg.dims4()?;
+        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&WarpAdjoint {
+            views: self.views.clone(),
+            in_w: w,
+            in_h: h,
+        })?))
+    }
+}
+
+/// The adjoint of [`Warp`]: output gradients scattered back through the same taps.
+struct WarpAdjoint {
+    views: Vec<View>,
+    in_w: usize,
+    in_h: usize,
+}
+
+impl CustomOp1 for WarpAdjoint {
+    fn name(&self) -> &'static str {
+        "deepinside-warp-adjoint"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (b, c, out_h, out_w) = dims(l, self.name())?;
+        let g = match (s, l.contiguous_offsets()) {
+            (CpuStorage::F32(v), Some((o1, o2))) => &v[o1..o2],
+            _ => candle_core::bail!("{}: needs contiguous f32 input", self.name()),
+        };
+        let (h, w) = (self.in_h, self.in_w);
+        let taps: Vec<Vec<Taps>> = self
+            .views
+            .iter()
+            .map(|v| taps(v, w, h, out_w, out_h))
+            .collect();
+        let plane_out = out_w * out_h;
         let mut gx = vec![0f32; b * c * h * w];
         gx.par_chunks_mut(h * w).enumerate().for_each(|(p, dst)| {
             let src = &g[p * plane_out..(p + 1) * plane_out];
@@ -186,8 +249,62 @@ impl CustomOp1 for Warp {
                 }
             }
         });
-        Ok(Some(Tensor::from_vec(gx, (b, c, h, w), arg.device())?))
+        Ok((CpuStorage::F32(gx), Shape::from((b, c, h, w))))
     }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        let (b, c, out_h, out_w) = dims(l, self.name())?;
+        let (h, w) = (self.in_h, self.in_w);
+        let (g, dev) = gpu::input(s, l, self.name())?;
+        let mut dx = gpu::output(&dev, b * c * h * w)?;
+        let taps: Vec<Vec<Taps>> = self
+            .views
+            .iter()
+            .map(|v| taps(v, w, h, out_w, out_h))
+            .collect();
+        let len = b * c * out_w * out_h;
+        gpu_taps(&taps, &dev, |idx, wts| {
+            use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
+            let (a0, a1, a2, a3) = (
+                gpu::int(b)?,
+                gpu::int(c)?,
+                gpu::int(h * w)?,
+                gpu::int(out_w * out_h)?,
+            );
+            gpu::launch!(&dev, &KERNELS, "warp_bwd", len; &g, idx, wts, &mut dx, &a0, &a1, &a2, &a3)
+        })?;
+        Ok((gpu::storage(dx, &dev), Shape::from((b, c, h, w))))
+    }
+}
+
+#[cfg(feature = "cuda")]
+use convnet::ops::cuda as gpu;
+
+#[cfg(feature = "cuda")]
+static KERNELS: gpu::KernelModule =
+    gpu::KernelModule::new("deepinside-warp", include_str!("warp.cu"));
+
+/// The taps of every view on `dev` (indices and weights, `[view][pixel][4]`), handed to `f`.
+#[cfg(feature = "cuda")]
+fn gpu_taps(
+    taps: &[Vec<Taps>],
+    dev: &candle_core::cuda_backend::CudaDevice,
+    f: impl FnOnce(
+        &candle_core::cuda_backend::cudarc::driver::CudaSlice<u32>,
+        &candle_core::cuda_backend::cudarc::driver::CudaSlice<f32>,
+    ) -> candle_core::Result<()>,
+) -> candle_core::Result<()> {
+    use candle_core::cuda_backend::WrapErr;
+    let idx: Vec<u32> = taps.iter().flatten().flat_map(|t| t.idx).collect();
+    let wts: Vec<f32> = taps.iter().flatten().flat_map(|t| t.w).collect();
+    let stream = dev.cuda_stream();
+    let (idx, wts) = (stream.clone_htod(&idx).w()?, stream.clone_htod(&wts).w()?);
+    f(&idx, &wts)
 }
 
 /// Resamples each image of a `[batch, channels, h, w]` batch through its own [`View`] into

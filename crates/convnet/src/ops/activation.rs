@@ -79,7 +79,7 @@ impl CustomOp1 for ActivationOp {
         let n = l.shape().elem_count();
         let mut y = cuda::output(&dev, n)?;
         let (ni, kind) = (cuda::int(n)?, self.kind.code());
-        launch!(&dev, "act_fwd", n; &x, &mut y, &ni, &kind)?;
+        launch!(&dev, &cuda::OPS, "act_fwd", n; &x, &mut y, &ni, &kind)?;
         Ok((cuda::storage(y, &dev), l.shape().clone()))
     }
 
@@ -153,7 +153,7 @@ impl CustomOp2 for ActivationBackward {
         }
         let mut out = cuda::output(&dev, n)?;
         let (ni, kind, rule) = (cuda::int(n)?, self.kind.code(), self.rule.code());
-        launch!(&dev, "act_bwd", n; &x, &g, &mut out, &ni, &kind, &rule)?;
+        launch!(&dev, &cuda::OPS, "act_bwd", n; &x, &g, &mut out, &ni, &kind, &rule)?;
         Ok((cuda::storage(out, &dev), l1.shape().clone()))
     }
 }

@@ -278,7 +278,7 @@ impl CustomOp1 for Conv2dOp {
         let len = n * p.out_channels * ho * wo;
         let mut y = cuda::output(&dev, len)?;
         let a = p.kernel_args(n, h, w, ho, wo)?;
-        launch!(&dev, "conv_fwd", len; &x, &*wt, &*bias, &mut y, &a[0], &a[1], &a[2], &a[3],
+        launch!(&dev, &cuda::OPS, "conv_fwd", len; &x, &*wt, &*bias, &mut y, &a[0], &a[1], &a[2], &a[3],
             &a[4], &a[5], &a[6], &a[7], &a[8], &a[9], &a[10], &a[11])?;
         Ok((
             cuda::storage(y, &dev),
@@ -344,7 +344,7 @@ impl CustomOp1 for Conv2dInputGrad {
         let len = n * p.in_channels * self.h * self.w;
         let mut dx = cuda::output(&dev, len)?;
         let a = p.kernel_args(n, self.h, self.w, ho, wo)?;
-        launch!(&dev, "conv_bwd_input", len; &g, &*wt, &mut dx, &a[0], &a[1], &a[2], &a[3],
+        launch!(&dev, &cuda::OPS, "conv_bwd_input", len; &g, &*wt, &mut dx, &a[0], &a[1], &a[2], &a[3],
             &a[4], &a[5], &a[6], &a[7], &a[8], &a[9], &a[10], &a[11])?;
         Ok((
             cuda::storage(dx, &dev),

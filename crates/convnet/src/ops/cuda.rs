@@ -1,8 +1,9 @@
-//! CUDA twins of the custom ops (built with `--features cuda`). The kernels in
-//! `kernels.cu` are compiled once per process with NVRTC, so our own kernels need no nvcc
-//! at build time; constant weights are uploaded once per device and kept with their
-//! parameters. Every kernel mirrors its CPU loop (same tie rule, same summation order
-//! where the CPU fixes one) so the two devices give the same numbers up to float rounding.
+//! CUDA twins of the custom ops (built with `--features cuda`), and the helpers other crates'
+//! custom ops use for theirs (`convnet::ops::cuda`). Kernel sources are compiled once per
+//! process with NVRTC ([`KernelModule`]), so our own kernels need no nvcc at build time;
+//! constant weights are uploaded once per device and kept with their parameters. Every
+//! kernel mirrors its CPU loop (same tie rule, same summation order where the CPU fixes
+//! one) so the two devices give the same numbers up to float rounding.
 use candle_core::backend::BackendStorage;
 use candle_core::cuda_backend::cudarc::driver::{CudaSlice, LaunchConfig};
 use candle_core::cuda_backend::{cudarc, CudaDevice, WrapErr};
@@ -10,24 +11,44 @@ use candle_core::{bail, CudaStorage, Layout, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-const SOURCE: &str = include_str!("kernels.cu");
-pub(crate) const MODULE: &str = "deepinside-ops";
+/// A CUDA C source compiled to PTX with NVRTC on first use and loaded per device under
+/// its name.
+pub struct KernelModule {
+    pub name: &'static str,
+    source: &'static str,
+    ptx: OnceLock<std::result::Result<String, String>>,
+}
 
-/// The PTX of `kernels.cu`, compiled on first use.
-pub(crate) fn ptx() -> Result<&'static str> {
-    static PTX: OnceLock<std::result::Result<String, String>> = OnceLock::new();
-    match PTX.get_or_init(|| {
-        cudarc::nvrtc::compile_ptx(SOURCE)
-            .map(|p| p.to_src())
-            .map_err(|e| e.to_string())
-    }) {
-        Ok(p) => Ok(p.as_str()),
-        Err(e) => bail!("compiling deepinside's CUDA kernels with NVRTC failed: {e}"),
+impl KernelModule {
+    pub const fn new(name: &'static str, source: &'static str) -> Self {
+        KernelModule {
+            name,
+            source,
+            ptx: OnceLock::new(),
+        }
+    }
+
+    /// The PTX (compiled once per process).
+    pub fn ptx(&self) -> Result<&str> {
+        match self.ptx.get_or_init(|| {
+            cudarc::nvrtc::compile_ptx(self.source)
+                .map(|p| p.to_src())
+                .map_err(|e| e.to_string())
+        }) {
+            Ok(p) => Ok(p.as_str()),
+            Err(e) => bail!(
+                "compiling the CUDA kernels of {} with NVRTC failed: {e}",
+                self.name
+            ),
+        }
     }
 }
 
+/// The kernels of this folder's ops.
+pub static OPS: KernelModule = KernelModule::new("deepinside-ops", include_str!("kernels.cu"));
+
 /// The f32 data of a contiguous CUDA tensor, and its device.
-pub(crate) fn input<'a>(
+pub fn input<'a>(
     s: &'a CudaStorage,
     l: &Layout,
     op: &str,
@@ -42,12 +63,12 @@ pub(crate) fn input<'a>(
 }
 
 /// A zeroed output buffer.
-pub(crate) fn output(dev: &CudaDevice, len: usize) -> Result<CudaSlice<f32>> {
+pub fn output(dev: &CudaDevice, len: usize) -> Result<CudaSlice<f32>> {
     dev.alloc_zeros::<f32>(len)
 }
 
 /// Wraps a result buffer as candle storage.
-pub(crate) fn storage(slice: CudaSlice<f32>, dev: &CudaDevice) -> CudaStorage {
+pub fn storage(slice: CudaSlice<f32>, dev: &CudaDevice) -> CudaStorage {
     CudaStorage::wrap_cuda_slice(slice, dev.clone())
 }
 
@@ -59,12 +80,12 @@ fn config(n: usize) -> Result<LaunchConfig> {
 }
 
 /// `i32` kernel argument from a size.
-pub(crate) fn int(v: usize) -> Result<i32> {
+pub fn int(v: usize) -> Result<i32> {
     i32::try_from(v).map_err(|_| candle_core::Error::Msg(format!("{v} does not fit an i32")))
 }
 
 /// Launches a kernel whose arguments were pushed, one thread per element of `n`.
-pub(crate) fn run(mut builder: cudarc::driver::LaunchArgs<'_>, n: usize) -> Result<()> {
+pub fn run(mut builder: cudarc::driver::LaunchArgs<'_>, n: usize) -> Result<()> {
     if n == 0 {
         return Ok(());
     }
@@ -74,34 +95,34 @@ pub(crate) fn run(mut builder: cudarc::driver::LaunchArgs<'_>, n: usize) -> Resu
     Ok(())
 }
 
-/// `launch!(dev, "kernel", n; &a, &mut b, &k)`: load, push the arguments, run over `n`.
-macro_rules! launch {
-    ($dev:expr, $name:expr, $n:expr; $($arg:expr),* $(,)?) => {{
-        let func = $dev.get_or_load_custom_func(
-            $name,
-            $crate::ops::cuda::MODULE,
-            $crate::ops::cuda::ptx()?,
-        )?;
+/// `launch!(dev, MODULE, "kernel", n; &a, &mut b, &k)`: load the kernel of a
+/// [`KernelModule`], push the arguments, run one thread per element of `n`. The call site
+/// needs `PushKernelArg` in scope.
+#[macro_export]
+macro_rules! cuda_launch {
+    ($dev:expr, $module:expr, $name:expr, $n:expr; $($arg:expr),* $(,)?) => {{
+        let module: &$crate::ops::cuda::KernelModule = $module;
+        let func = $dev.get_or_load_custom_func($name, module.name, module.ptx()?)?;
         #[allow(unused_mut)]
         let mut builder = func.builder();
         $( builder.arg($arg); )*
         $crate::ops::cuda::run(builder, $n)
     }};
 }
-pub(crate) use launch;
+pub use crate::cuda_launch as launch;
 
 /// A constant buffer on a device, shared by the ops that use it.
-pub(crate) type DeviceBuffer = Arc<CudaSlice<f32>>;
+pub type DeviceBuffer = Arc<CudaSlice<f32>>;
 
 /// Constant host data (weights, biases) copied to each device on first use.
 #[derive(Default)]
-pub(crate) struct DeviceCopies {
+pub struct DeviceCopies {
     copies: Mutex<HashMap<candle_core::cuda_backend::DeviceId, Arc<CudaSlice<f32>>>>,
 }
 
 impl DeviceCopies {
     /// `host` on `dev`, uploaded the first time.
-    pub(crate) fn get(&self, dev: &CudaDevice, host: &[f32]) -> Result<DeviceBuffer> {
+    pub fn get(&self, dev: &CudaDevice, host: &[f32]) -> Result<DeviceBuffer> {
         let mut copies = self.copies.lock().expect("device copies lock");
         if let Some(c) = copies.get(&dev.id()) {
             return Ok(c.clone());

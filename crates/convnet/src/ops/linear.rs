@@ -130,7 +130,7 @@ impl CustomOp1 for LinearOp {
         let (wt, bias, a) = p.on(&dev, n)?;
         let len = n * p.out_features;
         let mut y = cuda::output(&dev, len)?;
-        launch!(&dev, "linear_fwd", len; &x, &*wt, &*bias, &mut y, &a[0], &a[1], &a[2])?;
+        launch!(&dev, &cuda::OPS, "linear_fwd", len; &x, &*wt, &*bias, &mut y, &a[0], &a[1], &a[2])?;
         Ok((cuda::storage(y, &dev), Shape::from((n, p.out_features))))
     }
 
@@ -187,7 +187,7 @@ impl CustomOp1 for LinearInputGrad {
         let (wt, _, a) = p.on(&dev, n)?;
         let len = n * p.in_features;
         let mut dx = cuda::output(&dev, len)?;
-        launch!(&dev, "linear_bwd_input", len; &g, &*wt, &mut dx, &a[0], &a[1], &a[2])?;
+        launch!(&dev, &cuda::OPS, "linear_bwd_input", len; &g, &*wt, &mut dx, &a[0], &a[1], &a[2])?;
         Ok((cuda::storage(dx, &dev), Shape::from((n, p.in_features))))
     }
 }

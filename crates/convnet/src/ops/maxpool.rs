@@ -119,7 +119,7 @@ impl CustomOp1 for MaxPool2d {
         let len = n * c * ho * wo;
         let mut y = cuda::output(&dev, len)?;
         let args = self.kernel_args(n * c, h, w, ho, wo)?;
-        launch!(&dev, "maxpool_fwd", len; &x, &mut y, &args[0], &args[1], &args[2], &args[3],
+        launch!(&dev, &cuda::OPS, "maxpool_fwd", len; &x, &mut y, &args[0], &args[1], &args[2], &args[3],
             &args[4], &args[5], &args[6], &args[7])?;
         Ok((cuda::storage(y, &dev), Shape::from((n, c, ho, wo))))
     }
@@ -184,7 +184,7 @@ impl CustomOp2 for MaxPoolBackward {
         let len = n * c * h * w;
         let mut dx = cuda::output(&dev, len)?;
         let args = self.0.kernel_args(n * c, h, w, ho, wo)?;
-        launch!(&dev, "maxpool_bwd", len; &x, &g, &mut dx, &args[0], &args[1], &args[2],
+        launch!(&dev, &cuda::OPS, "maxpool_bwd", len; &x, &g, &mut dx, &args[0], &args[1], &args[2],
             &args[3], &args[4], &args[5], &args[6], &args[7])?;
         Ok((cuda::storage(dx, &dev), l1.shape().clone()))
     }

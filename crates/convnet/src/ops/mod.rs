@@ -7,7 +7,7 @@
 mod activation;
 mod conv;
 #[cfg(feature = "cuda")]
-mod cuda;
+pub mod cuda;
 mod depthwise;
 mod gemm_conv;
 mod linear;
