@@ -58,6 +58,72 @@ fn cudarc_version(v: (u32, u32)) -> Option<String> {
         .map(|(major, minor)| format!("{major}0{minor}0"))
 }
 
+/// Folders that may hold the CUDA libraries: toolkit, driver, and pip's `nvidia/*/lib`.
+fn library_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/local/cuda/lib64",
+        "/usr/lib64",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    for var in ["CUDA_HOME", "CUDA_PATH"] {
+        if let Some(h) = std::env::var_os(var) {
+            dirs.push(Path::new(&h).join("lib64"));
+            dirs.push(Path::new(&h).join("lib"));
+        }
+    }
+    let mut nvidia_roots = vec![root.join("target/cuda-toolkit/nvidia")];
+    if let Ok(out) = Command::new("python3")
+        .args([
+            "-c",
+            "import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))",
+        ])
+        .output()
+    {
+        let site = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !site.is_empty() {
+            nvidia_roots.push(Path::new(&site).join("nvidia"));
+        }
+    }
+    for r in nvidia_roots {
+        for pkg in std::fs::read_dir(&r).into_iter().flatten().flatten() {
+            dirs.push(pkg.path().join("lib"));
+        }
+    }
+    dirs
+}
+
+/// Symlinks `libX.so` → the first `libX.so[.N]` found, in `farm`; returns what was found.
+fn link_farm(farm: &Path, root: &Path) -> anyhow::Result<Vec<String>> {
+    std::fs::create_dir_all(farm)?;
+    let dirs = library_dirs(root);
+    let mut found = Vec::new();
+    for lib in ["cuda", "cublas", "cublasLt", "curand", "nvrtc"] {
+        let prefix = format!("lib{lib}.so");
+        let hit = dirs.iter().find_map(|d| {
+            std::fs::read_dir(d)
+                .ok()?
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| {
+                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        n == prefix
+                            || (n.starts_with(&format!("{prefix}.")) && !n.ends_with(".alt"))
+                    })
+                })
+        });
+        if let Some(target) = hit {
+            let link = farm.join(&prefix);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&target, &link)?;
+            found.push(target.display().to_string());
+        }
+    }
+    Ok(found)
+}
+
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut peer_path: Option<PathBuf> = None;
     let mut it = args.iter();
@@ -104,6 +170,23 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             let old = std::env::var(var).unwrap_or_default();
             env.push((var.into(), format!("{lib}:{old}")));
         }
+    }
+    // cudarc links libcuda, libcublas(Lt), libcurand and libnvrtc by their unversioned names;
+    // pip wheels and some driver installs ship only `libX.so.N`: link against symlinks.
+    let farm = root.join("target/cuda-link");
+    let found = link_farm(&farm, &root)?;
+    eprintln!(
+        "CUDA libraries for linking: {found:?} (symlinks in {})",
+        farm.display()
+    );
+    for var in ["LIBRARY_PATH", "LD_LIBRARY_PATH"] {
+        let old = env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == var)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| std::env::var(var).unwrap_or_default());
+        env.push((var.into(), format!("{}:{old}", farm.display())));
     }
     let version = nvcc_version(&nvcc).context("nvcc --version gave no release number")?;
     eprintln!("nvcc {}.{} at {}", version.0, version.1, nvcc.display());
