@@ -544,21 +544,24 @@ fn demo_gallery_renders_in_headless_chromium_with_every_image() {
 fn eval_best_preset_and_ablation_specs() {
     let dir = tempfile::tempdir().unwrap();
     let data = shared().join("data/ilsvrc-dev");
+    let eval = |preset: &str, limit: &str, out: &Path| {
+        deepinside(
+            &[
+                "eval",
+                "--data",
+                data.to_str().unwrap(),
+                "--preset",
+                preset,
+                "--limit",
+                limit,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
     let out_dir = dir.path().join("best");
-    let out = deepinside(
-        &[
-            "eval",
-            "--data",
-            data.to_str().unwrap(),
-            "--preset",
-            "best",
-            "--limit",
-            "4",
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let out = eval("best", "4", &out_dir);
     assert!(
         out.status.success(),
         "{}",
@@ -569,22 +572,14 @@ fn eval_best_preset_and_ablation_specs() {
             .unwrap();
     assert_eq!(s["preset"], "best");
     assert_eq!(s["images"], 4);
+    let gk = s["localisation"]["gt_known_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&gk));
     // The ablation-only options run end to end (two scales of 10 crops, guided sharpening).
-    let spec = "maps=gradcam,crops=10,scales=256+320,guide=8,seg=threshold";
     let ablation_dir = dir.path().join("ablation");
-    let out = deepinside(
-        &[
-            "eval",
-            "--data",
-            data.to_str().unwrap(),
-            "--preset",
-            spec,
-            "--limit",
-            "1",
-            "--out",
-            ablation_dir.to_str().unwrap(),
-        ],
-        &[],
+    let out = eval(
+        "maps=gradcam,crops=10,scales=256+320,guide=8,seg=threshold",
+        "1",
+        &ablation_dir,
     );
     assert!(
         out.status.success(),
@@ -600,8 +595,6 @@ fn eval_best_preset_and_ablation_specs() {
     )
     .unwrap();
     assert!(line["label_box"].is_object(), "{line}");
-    let gk = s["localisation"]["gt_known_accuracy"].as_f64().unwrap();
-    assert!((0.0..=1.0).contains(&gk));
     for (spec, needle) in [
         ("maps=gradcam,frac=abc", "abc"),
         ("seg=watershed", "seg=watershed"),
@@ -613,20 +606,7 @@ fn eval_best_preset_and_ablation_specs() {
         ("samples=many", "`many` is not a count"),
         ("hard=maybe", "true or false"),
     ] {
-        let out = deepinside(
-            &[
-                "eval",
-                "--data",
-                data.to_str().unwrap(),
-                "--preset",
-                spec,
-                "--limit",
-                "1",
-                "--out",
-                dir.path().join("bad").to_str().unwrap(),
-            ],
-            &[],
-        );
+        let out = eval(spec, "1", &dir.path().join("bad"));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{spec}: {err}");
     }

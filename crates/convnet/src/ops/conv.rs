@@ -76,7 +76,7 @@ pub struct Conv2dParams {
     pub(super) bias: Option<Vec<f32>>,
     /// `weight` and the bias (zeros if none) on each CUDA device used.
     #[cfg(feature = "cuda")]
-    on_device: (super::cuda::DeviceCopies, super::cuda::DeviceCopies),
+    on_device: super::cuda::LayerCopies,
 }
 
 impl Conv2dParams {
@@ -131,18 +131,8 @@ impl Conv2dParams {
         &self,
         dev: &candle_core::cuda_backend::CudaDevice,
     ) -> candle_core::Result<(super::cuda::DeviceBuffer, super::cuda::DeviceBuffer)> {
-        let zeros;
-        let bias = match &self.bias {
-            Some(b) => b.as_slice(),
-            None => {
-                zeros = vec![0f32; self.out_channels];
-                zeros.as_slice()
-            }
-        };
-        Ok((
-            self.on_device.0.get(dev, &self.weight)?,
-            self.on_device.1.get(dev, bias)?,
-        ))
+        self.on_device
+            .get(dev, &self.weight, self.bias.as_deref(), self.out_channels)
     }
 
     /// `n, cin, h, w, cout, ho, wo, k, s, pad top, pad left, depthwise` as the kernels take them.

@@ -133,6 +133,34 @@ impl DeviceCopies {
     }
 }
 
+/// A layer's weights and bias (zeros when it has none) on each device used.
+#[derive(Clone, Debug, Default)]
+pub struct LayerCopies {
+    weight: DeviceCopies,
+    bias: DeviceCopies,
+}
+
+impl LayerCopies {
+    /// `weight` and `bias` (or `outputs` zeros) on `dev`, uploaded the first time.
+    pub fn get(
+        &self,
+        dev: &CudaDevice,
+        weight: &[f32],
+        bias: Option<&[f32]>,
+        outputs: usize,
+    ) -> Result<(DeviceBuffer, DeviceBuffer)> {
+        let zeros;
+        let bias = match bias {
+            Some(b) => b,
+            None => {
+                zeros = vec![0f32; outputs];
+                &zeros
+            }
+        };
+        Ok((self.weight.get(dev, weight)?, self.bias.get(dev, bias)?))
+    }
+}
+
 impl Clone for DeviceCopies {
     /// A clone starts empty: copies belong to one set of host values.
     fn clone(&self) -> Self {

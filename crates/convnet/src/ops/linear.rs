@@ -15,7 +15,7 @@ pub struct LinearParams {
     bias: Option<Vec<f32>>,
     /// `weight` and the bias (zeros if none) on each CUDA device used.
     #[cfg(feature = "cuda")]
-    on_device: (super::cuda::DeviceCopies, super::cuda::DeviceCopies),
+    on_device: super::cuda::LayerCopies,
 }
 
 impl LinearParams {
@@ -57,17 +57,12 @@ impl LinearParams {
         [i32; 3],
     )> {
         use super::cuda::int;
-        let zeros;
-        let bias = match &self.bias {
-            Some(b) => b.as_slice(),
-            None => {
-                zeros = vec![0f32; self.out_features];
-                zeros.as_slice()
-            }
-        };
+        let (w, b) =
+            self.on_device
+                .get(dev, &self.weight, self.bias.as_deref(), self.out_features)?;
         Ok((
-            self.on_device.0.get(dev, &self.weight)?,
-            self.on_device.1.get(dev, bias)?,
+            w,
+            b,
             [int(n)?, int(self.in_features)?, int(self.out_features)?],
         ))
     }
