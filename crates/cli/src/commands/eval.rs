@@ -35,7 +35,7 @@ pub struct Args {
     pub task: String,
     /// Localisation method: `paper` (saliency → GraphCut), `best` (10-crop Grad-CAM →
     /// 20 % threshold), or an ablation spec such as `maps=gradcam,seg=graphcut` (keys: maps,
-    /// layer, crops, scales, seg, frac, regions, fg, bg, gamma, hard, samples, init; see docs/localisation.md).
+    /// layer, crops, scales, guide, seg, frac, regions, fg, bg, gamma, hard, samples, init; see docs/localisation.md).
     #[arg(long, default_value = "paper")]
     pub preset: String,
     /// Only the first N images.
