@@ -85,11 +85,6 @@ impl<'m> Pass<'m> {
         target.scores(self.model, &self.out, &self.logits)
     }
 
-    /// Per-image scores of one class per image.
-    pub fn class_scores(&self, classes: &[usize]) -> Result<(Tensor, Vec<ResolvedTarget>)> {
-        crate::target::class_scores(self.model, &self.out.logits, classes)
-    }
-
     /// Differentiates the per-image scores; one backward pass for the whole batch.
     pub fn attributions(
         &self,

@@ -31,5 +31,5 @@ pub use error::{AttributionError, Result};
 pub use gradcam::{grad_cam, grad_cam_ten_crop, last_spatial_layer, upsample_bilinear, CamMap};
 pub use reduce::Reduction;
 pub use smooth::{blurred, gaussian_blur};
-pub use target::{ResolvedTarget, Target};
+pub use target::{top_k, ResolvedTarget, Target};
 pub use tencrop::{ten_crop, TenCrop, TenCropResult};

@@ -34,7 +34,26 @@ pub struct ResolvedTarget {
     pub label: String,
 }
 
+/// Indices of the `k` largest `scores`, best first (ties keep index order).
+pub fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    idx.truncate(k);
+    idx
+}
+
 impl Target {
+    /// This target with `Top1`/`Rank(k)` replaced by the class ranked there in `logits`
+    /// (one image's scores), so that it means the same class on other views of the image
+    /// (crops, scales); other targets are returned as they are.
+    pub fn fixed_for(&self, logits: &[f32]) -> Target {
+        match self {
+            Target::Top1 => Target::Class(top_k(logits, 1)[0]),
+            Target::Rank(k) => Target::Class(top_k(logits, k + 1)[*k]),
+            other => other.clone(),
+        }
+    }
+
     /// Parses a class given as `top1`, an index or a WNID.
     pub fn class(spec: &str, model: &dyn ImageModel) -> Result<Target> {
         if spec.eq_ignore_ascii_case("top1") {
@@ -99,21 +118,18 @@ impl Target {
         out: &ForwardOutput,
         logits: &[Vec<f32>],
     ) -> Result<(Tensor, Vec<ResolvedTarget>)> {
-        let ranked = |k: usize| -> Vec<usize> {
-            logits
-                .iter()
-                .map(|row| {
-                    let mut idx: Vec<usize> = (0..row.len()).collect();
-                    idx.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
-                    idx[k]
-                })
-                .collect()
-        };
         let batch = out.logits.dim(0)?;
         let classes = match self {
             Target::Class(c) => Some(vec![*c; batch]),
-            Target::Top1 => Some(ranked(0)),
-            Target::Rank(k) => Some(ranked(*k)),
+            Target::Top1 | Target::Rank(_) => Some(
+                logits
+                    .iter()
+                    .map(|row| match self.fixed_for(row) {
+                        Target::Class(c) => c,
+                        _ => unreachable!("rank targets become classes"),
+                    })
+                    .collect(),
+            ),
             _ => None,
         };
         if let Some(classes) = classes {
@@ -212,4 +228,22 @@ pub(crate) fn class_scores(
             .map(|&c| Target::resolve_class(c, model))
             .collect(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rank_targets_are_fixed_to_the_class_ranked_there() {
+        let logits = [0.1f32, 3.0, -1.0, 2.0, 3.0];
+        assert_eq!(top_k(&logits, 3), vec![1, 4, 3]);
+        assert_eq!(Target::Top1.fixed_for(&logits), Target::Class(1));
+        assert_eq!(Target::Rank(2).fixed_for(&logits), Target::Class(3));
+        let unit = Target::Channel {
+            layer: "head".into(),
+            channel: 3,
+        };
+        assert_eq!(unit.fixed_for(&logits), unit);
+    }
 }

@@ -130,16 +130,13 @@ pub fn ten_crop(
     let x = model.preprocessing().batch(&crops.images, model.device())?;
     let pass = Pass::new(model, &x, method, std::slice::from_ref(target))?;
     let attributions = match target {
+        // The class is ranked on the mean logits of the ten crops, the same for every crop.
         Target::Top1 | Target::Rank(_) => {
-            let k = if let Target::Rank(k) = target { *k } else { 0 };
             let n = pass.logits[0].len();
             let mean: Vec<f32> = (0..n)
                 .map(|j| pass.logits.iter().map(|r| r[j]).sum::<f32>() / 10.0)
                 .collect();
-            let mut idx: Vec<usize> = (0..n).collect();
-            idx.sort_by(|&a, &b| mean[b].total_cmp(&mean[a]));
-            let (s, r) = pass.class_scores(&[idx[k]; 10])?;
-            pass.attributions(&s, r)?
+            pass.attribute(&target.fixed_for(&mean))?
         }
         _ => pass.attribute(target)?,
     };

@@ -284,15 +284,7 @@ fn cam_maps(
     }
     // Ranks are decided on the image itself, as for the single-crop maps.
     let logits: Vec<f32> = model.forward(x)?.get(0)?.to_vec1()?;
-    let order = crate::commands::classify::top_k(&logits, logits.len());
-    let fixed: Vec<Target> = targets
-        .iter()
-        .map(|t| match t {
-            Target::Top1 => Target::Class(order[0]),
-            Target::Rank(k) => Target::Class(order[*k]),
-            other => other.clone(),
-        })
-        .collect();
+    let fixed: Vec<Target> = targets.iter().map(|t| t.fixed_for(&logits)).collect();
     let (h, w) = (image.height() as usize, image.width() as usize);
     let mut sum: Vec<ClassMap> = Vec::new();
     for &short_side in scales {

@@ -34,13 +34,7 @@ struct Guess<'a> {
     score: f32,
 }
 
-/// Indices of the `k` largest scores, best first.
-pub fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    idx.truncate(k);
-    idx
-}
+pub use attribution::top_k;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let model = args.model.load()?;
