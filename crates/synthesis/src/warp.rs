@@ -7,6 +7,7 @@
 //! scatters the output gradient through the same bilinear taps (the exact adjoint).
 use crate::rng::Rng;
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
+use convnet::ops::f32_data;
 use rayon::prelude::*;
 
 /// Where each output pixel samples the input: the output shows a square window of `crop`
@@ -116,12 +117,31 @@ struct Warp {
     out_h: usize,
 }
 
+/// The taps of every view, `[view][output pixel]`.
+fn view_taps(
+    views: &[View],
+    in_w: usize,
+    in_h: usize,
+    out_w: usize,
+    out_h: usize,
+) -> Vec<Vec<Taps>> {
+    views
+        .iter()
+        .map(|v| taps(v, in_w, in_h, out_w, out_h))
+        .collect()
+}
+
 impl Warp {
-    fn plane_taps(&self, in_w: usize, in_h: usize) -> Vec<Vec<Taps>> {
-        self.views
-            .iter()
-            .map(|v| taps(v, in_w, in_h, self.out_w, self.out_h))
-            .collect()
+    /// The input's `[batch, channels, h, w]`, one view per image.
+    fn input_dims(&self, l: &Layout) -> candle_core::Result<(usize, usize, usize, usize)> {
+        let (b, c, h, w) = dims(l, "deepinside-warp")?;
+        if b != self.views.len() {
+            candle_core::bail!(
+                "deepinside-warp: {} views for a batch of {b}",
+                self.views.len()
+            );
+        }
+        Ok((b, c, h, w))
     }
 }
 
@@ -138,19 +158,9 @@ impl CustomOp1 for Warp {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (b, c, h, w) = dims(l, self.name())?;
-        if b != self.views.len() {
-            candle_core::bail!(
-                "{}: {} views for a batch of {b}",
-                self.name(),
-                self.views.len()
-            );
-        }
-        let x = match (s, l.contiguous_offsets()) {
-            (CpuStorage::F32(v), Some((o1, o2))) => &v[o1..o2],
-            _ => candle_core::bail!("{}: needs contiguous f32 input", self.name()),
-        };
-        let taps = self.plane_taps(w, h);
+        let (b, c, h, w) = self.input_dims(l)?;
+        let x = f32_data(s, l, self.name())?;
+        let taps = view_taps(&self.views, w, h, self.out_w, self.out_h);
         let plane_out = self.out_w * self.out_h;
         let mut y = vec![0f32; b * c * plane_out];
         y.par_chunks_mut(plane_out)
@@ -173,27 +183,18 @@ impl CustomOp1 for Warp {
         s: &candle_core::CudaStorage,
         l: &Layout,
     ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
-        let (b, c, h, w) = dims(l, self.name())?;
-        if b != self.views.len() {
-            candle_core::bail!(
-                "{}: {} views for a batch of {b}",
-                self.name(),
-                self.views.len()
-            );
-        }
+        let (b, c, h, w) = self.input_dims(l)?;
         let (x, dev) = gpu::input(s, l, self.name())?;
-        let len = b * c * self.out_w * self.out_h;
-        let mut y = gpu::output(&dev, len)?;
-        gpu_taps(&self.plane_taps(w, h), &dev, |idx, wts| {
-            use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
-            let (a0, a1, a2, a3) = (
-                gpu::int(b)?,
-                gpu::int(c)?,
-                gpu::int(h * w)?,
-                gpu::int(self.out_w * self.out_h)?,
-            );
-            gpu::launch!(&dev, &KERNELS, "warp_fwd", len; &x, idx, wts, &mut y, &a0, &a1, &a2, &a3)
-        })?;
+        let mut y = gpu::output(&dev, b * c * self.out_w * self.out_h)?;
+        let taps = view_taps(&self.views, w, h, self.out_w, self.out_h);
+        run_kernel(
+            "warp_fwd",
+            &dev,
+            &taps,
+            &x,
+            &mut y,
+            [b, c, h * w, self.out_w * self.out_h],
+        )?;
         Ok((
             gpu::storage(y, &dev),
             Shape::from((b, c, self.out_h, self.out_w)),
@@ -229,16 +230,9 @@ impl CustomOp1 for WarpAdjoint {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (b, c, out_h, out_w) = dims(l, self.name())?;
-        let g = match (s, l.contiguous_offsets()) {
-            (CpuStorage::F32(v), Some((o1, o2))) => &v[o1..o2],
-            _ => candle_core::bail!("{}: needs contiguous f32 input", self.name()),
-        };
+        let g = f32_data(s, l, self.name())?;
         let (h, w) = (self.in_h, self.in_w);
-        let taps: Vec<Vec<Taps>> = self
-            .views
-            .iter()
-            .map(|v| taps(v, w, h, out_w, out_h))
-            .collect();
+        let taps = view_taps(&self.views, w, h, out_w, out_h);
         let plane_out = out_w * out_h;
         let mut gx = vec![0f32; b * c * h * w];
         gx.par_chunks_mut(h * w).enumerate().for_each(|(p, dst)| {
@@ -262,22 +256,15 @@ impl CustomOp1 for WarpAdjoint {
         let (h, w) = (self.in_h, self.in_w);
         let (g, dev) = gpu::input(s, l, self.name())?;
         let mut dx = gpu::output(&dev, b * c * h * w)?;
-        let taps: Vec<Vec<Taps>> = self
-            .views
-            .iter()
-            .map(|v| taps(v, w, h, out_w, out_h))
-            .collect();
-        let len = b * c * out_w * out_h;
-        gpu_taps(&taps, &dev, |idx, wts| {
-            use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
-            let (a0, a1, a2, a3) = (
-                gpu::int(b)?,
-                gpu::int(c)?,
-                gpu::int(h * w)?,
-                gpu::int(out_w * out_h)?,
-            );
-            gpu::launch!(&dev, &KERNELS, "warp_bwd", len; &g, idx, wts, &mut dx, &a0, &a1, &a2, &a3)
-        })?;
+        let taps = view_taps(&self.views, w, h, out_w, out_h);
+        run_kernel(
+            "warp_bwd",
+            &dev,
+            &taps,
+            &g,
+            &mut dx,
+            [b, c, h * w, out_w * out_h],
+        )?;
         Ok((gpu::storage(dx, &dev), Shape::from((b, c, h, w))))
     }
 }
@@ -289,22 +276,33 @@ use convnet::ops::cuda as gpu;
 static KERNELS: gpu::KernelModule =
     gpu::KernelModule::new("deepinside-warp", include_str!("warp.cu"));
 
-/// The taps of every view on `dev` (indices and weights, `[view][pixel][4]`), handed to `f`.
+/// Runs `warp_fwd` or `warp_bwd` with the taps uploaded (`[view][pixel][4]` indices and
+/// weights); `dims` = views, channels, input plane size, output plane size. One thread per
+/// output element either way.
 #[cfg(feature = "cuda")]
-fn gpu_taps(
-    taps: &[Vec<Taps>],
+fn run_kernel(
+    name: &str,
     dev: &candle_core::cuda_backend::CudaDevice,
-    f: impl FnOnce(
-        &candle_core::cuda_backend::cudarc::driver::CudaSlice<u32>,
-        &candle_core::cuda_backend::cudarc::driver::CudaSlice<f32>,
-    ) -> candle_core::Result<()>,
+    taps: &[Vec<Taps>],
+    src: &candle_core::cuda_backend::cudarc::driver::CudaView<'_, f32>,
+    dst: &mut candle_core::cuda_backend::cudarc::driver::CudaSlice<f32>,
+    dims: [usize; 4],
 ) -> candle_core::Result<()> {
+    use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
     use candle_core::cuda_backend::WrapErr;
     let idx: Vec<u32> = taps.iter().flatten().flat_map(|t| t.idx).collect();
     let wts: Vec<f32> = taps.iter().flatten().flat_map(|t| t.w).collect();
     let stream = dev.cuda_stream();
     let (idx, wts) = (stream.clone_htod(&idx).w()?, stream.clone_htod(&wts).w()?);
-    f(&idx, &wts)
+    let [views, channels, in_plane, out_plane] = dims;
+    let (a0, a1, a2, a3) = (
+        gpu::int(views)?,
+        gpu::int(channels)?,
+        gpu::int(in_plane)?,
+        gpu::int(out_plane)?,
+    );
+    gpu::launch!(dev, &KERNELS, name, views * channels * out_plane;
+        src, &idx, &wts, dst, &a0, &a1, &a2, &a3)
 }
 
 /// Resamples each image of a `[batch, channels, h, w]` batch through its own [`View`] into

@@ -21,7 +21,7 @@ pub use maxpool::{max_pool2d, MaxPool2d};
 use candle_core::{bail, CpuStorage, Layout};
 
 /// The f32 data of a contiguous CPU tensor.
-pub(crate) fn f32_data<'a>(
+pub fn f32_data<'a>(
     storage: &'a CpuStorage,
     layout: &Layout,
     op: &str,
