@@ -12,6 +12,6 @@ fuzz_target!(|data: &[u8]| {
             assert!(!r.boxes.is_empty());
             common::check_boxes(&r.boxes);
         }
-        let _ = ilsvrc::kaggle::samples(rows, common::imagenet(), p, "");
+        let _ = ilsvrc::kaggle::samples(rows, common::imagenet(), p);
     }
 });

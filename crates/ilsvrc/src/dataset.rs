@@ -130,24 +130,30 @@ pub fn classes_at(root: &Path) -> Result<ClassNames> {
     })
 }
 
-/// The first of `candidates` (folders relative to `root`) that holds `probe`, as a prefix
-/// for image ids (`""` for the root itself); `None` if none does.
-pub(crate) fn image_folder(root: &Path, candidates: &[&str], probe: &str) -> Option<String> {
-    candidates
+/// Puts images listed by file name into the first of `folders` (relative to `root`, `""` for
+/// the root itself) that holds any of them, then keeps those whose files exist (a user may
+/// hold a subset of the 50 000 validation images) with a note on how many were left out;
+/// an error if none is there.
+pub(crate) fn locate_images(
+    root: &Path,
+    folders: &[&str],
+    mut images: Vec<Sample>,
+    listed_in: &Path,
+) -> Result<(Vec<Sample>, Vec<String>)> {
+    let folder = images
         .iter()
-        .find(|c| root.join(c).join(probe).is_file())
-        .map(|c| {
-            if c.is_empty() {
-                String::new()
-            } else {
-                format!("{c}/")
-            }
-        })
+        .find_map(|s| folders.iter().find(|f| root.join(f).join(&s.id).is_file()));
+    if let Some(f) = folder.filter(|f| !f.is_empty()) {
+        for s in &mut images {
+            s.id = format!("{f}/{}", s.id);
+        }
+    }
+    keep_present(root, images, listed_in)
 }
 
 /// Keeps the images whose files exist (a user may hold a subset of the 50 000 validation
 /// images) and says how many were left out; an error if none is there.
-pub(crate) fn keep_present(
+fn keep_present(
     root: &Path,
     images: Vec<Sample>,
     listed_in: &Path,

@@ -6,11 +6,11 @@
 //!   indices classifiers use; they are mapped through
 //! - `meta_wnids.txt` beside it (or at the root): the WNIDs of `meta.mat`'s
 //!   `synsets(1:1000)` in ILSVRC2012_ID order, one per line (`WNID` or `ID WNID`), e.g. from
-//!   `scipy.io.loadmat('meta.mat')['synsets']` as in docs/localisation.md.
+//!   `scipy.io.loadmat('meta.mat')['synsets']` as the README shows.
 //! - Images under `val/`, `ILSVRC2012_img_val/`, `images/` or the root.
 //! - Optional boxes: PASCAL VOC XML per image (`ILSVRC2012_val_000000nn.xml`) under
 //!   `bbox/val/`, `val/`, `Annotations/` or `bbox/`, as in `ILSVRC2012_bbox_val_v3.tgz`.
-use crate::dataset::{classes_at, image_folder, keep_present, Dataset, Format, Sample};
+use crate::dataset::{classes_at, locate_images, Dataset, Format, Sample};
 use crate::error::Result;
 use crate::synsets::ClassNames;
 use crate::text::{field, parse_error, read_text, records};
@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 const GROUND_TRUTH: &str = "ILSVRC2012_validation_ground_truth.txt";
 const WNIDS: &str = "meta_wnids.txt";
+const IMAGE_FOLDERS: [&str; 4] = ["val", "ILSVRC2012_img_val", "images", ""];
 
 /// Where the devkit's ground-truth file is, if anywhere.
 pub fn find_ground_truth(root: &Path) -> Option<PathBuf> {
@@ -79,12 +80,11 @@ pub fn parse_ground_truth(text: &str, path: &Path, classes: usize) -> Result<Vec
         .collect()
 }
 
-/// Builds the image list from the ground truth and ID → WNID texts.
+/// Builds the image list (ids are file names) from the ground truth and ID → WNID texts.
 pub fn samples(
     ground_truth: (&str, &Path),
     wnids: (&str, &Path),
     classes: &ClassNames,
-    image_prefix: &str,
 ) -> Result<Vec<Sample>> {
     let ids = parse_wnids(wnids.0, wnids.1)?;
     let truth = parse_ground_truth(ground_truth.0, ground_truth.1, ids.len())?;
@@ -104,7 +104,7 @@ pub fn samples(
                 )
             })?;
             Ok(Sample {
-                id: format!("{image_prefix}ILSVRC2012_val_{:08}.JPEG", n + 1),
+                id: format!("ILSVRC2012_val_{:08}.JPEG", n + 1),
                 label: class.index,
                 wnid: wnid.clone(),
                 size: None,
@@ -115,14 +115,16 @@ pub fn samples(
         .collect()
 }
 
+/// The box file of an image: its file stem with `.xml`.
+fn xml_name(sample: &Sample) -> String {
+    let stem = Path::new(&sample.id).file_stem().unwrap_or_default();
+    format!("{}.xml", stem.to_string_lossy())
+}
+
 /// Boxes and size from the image's XML, if there is one; a bad file becomes the image's
 /// `problem`.
 fn attach_xml(sample: &mut Sample, xml_dir: &Path) {
-    let stem = Path::new(&sample.id)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let path = xml_dir.join(format!("{stem}.xml"));
+    let path = xml_dir.join(xml_name(sample));
     if !path.is_file() {
         sample.problem = Some(format!("no box annotation {}", path.display()));
         return;
@@ -160,55 +162,23 @@ pub fn read(root: &Path) -> Result<Dataset> {
             path: root.to_path_buf(),
             reason: format!(
                 "no {WNIDS} beside {GROUND_TRUTH} or at the root (the WNIDs of meta.mat's \
-                 synsets 1..1000; see docs/localisation.md)"
+                 synsets 1..1000; the README shows how to write it)"
             ),
         })?;
     let classes = classes_at(root)?;
-    let prefix = image_folder(
-        root,
-        &["val", "ILSVRC2012_img_val", "images", ""],
-        "ILSVRC2012_val_00000001.JPEG",
-    )
-    .or_else(|| {
-        // A subset may lack image 1: take the first folder with any validation image.
-        ["val", "ILSVRC2012_img_val", "images", ""]
-            .iter()
-            .find_map(|c| {
-                std::fs::read_dir(root.join(c))
-                    .ok()?
-                    .flatten()
-                    .find_map(|e| {
-                        let n = e.file_name().to_string_lossy().into_owned();
-                        n.starts_with("ILSVRC2012_val_").then(|| {
-                            if c.is_empty() {
-                                String::new()
-                            } else {
-                                format!("{c}/")
-                            }
-                        })
-                    })
-            })
-    })
-    .unwrap_or_default();
     let all = samples(
         (&read_text(&gt_path)?, &gt_path),
         (&read_text(&wnid_path)?, &wnid_path),
         &classes,
-        &prefix,
     )?;
-    let (mut images, notes) = keep_present(root, all, &gt_path)?;
+    let (mut images, notes) = locate_images(root, &IMAGE_FOLDERS, all, &gt_path)?;
     let xml_dir = ["bbox/val", "val", "Annotations", "bbox"]
         .iter()
         .map(|d| root.join(d))
         .find(|d| {
-            images.first().is_some_and(|s| {
-                let stem = Path::new(&s.id)
-                    .file_stem()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
-                d.join(format!("{stem}.xml")).is_file()
-            })
+            images
+                .first()
+                .is_some_and(|s| d.join(xml_name(s)).is_file())
         });
     if let Some(dir) = &xml_dir {
         for s in &mut images {

@@ -4,7 +4,7 @@
 //! `synset_words.txt`), images under `ILSVRC/Data/CLS-LOC/val/` (or `val/`, `images/`, the
 //! root) as `<ImageId>.JPEG`. Boxes are in the original image's pixels; the CSV gives no
 //! size, so it is the decoded image's.
-use crate::dataset::{image_folder, keep_present, Dataset, Format, Sample};
+use crate::dataset::{locate_images, Dataset, Format, Sample};
 use crate::error::{IlsvrcError, Result};
 use crate::synsets::ClassNames;
 use crate::text::{checked_box, parse_error, read_text, records};
@@ -98,13 +98,8 @@ pub fn parse_solution(text: &str, path: &Path) -> Result<Vec<SolutionRow>> {
     Ok(rows)
 }
 
-/// Builds the image list: each row's WNID keyed into `classes`.
-pub fn samples(
-    rows: Vec<SolutionRow>,
-    classes: &ClassNames,
-    path: &Path,
-    prefix: &str,
-) -> Result<Vec<Sample>> {
+/// Builds the image list (ids are file names): each row's WNID keyed into `classes`.
+pub fn samples(rows: Vec<SolutionRow>, classes: &ClassNames, path: &Path) -> Result<Vec<Sample>> {
     rows.into_iter()
         .map(|r| {
             let class = classes
@@ -114,7 +109,7 @@ pub fn samples(
                     reason: format!("{}: class {} is not in {MAPPING}", r.image, r.wnid),
                 })?;
             Ok(Sample {
-                id: format!("{prefix}{}.JPEG", r.image),
+                id: format!("{}.JPEG", r.image),
                 label: class.index,
                 wnid: r.wnid,
                 size: None,
@@ -136,12 +131,8 @@ pub fn read(root: &Path) -> Result<Dataset> {
         }
     })?;
     let rows = parse_solution(&read_text(&sol_path)?, &sol_path)?;
-    let prefix = rows
-        .iter()
-        .find_map(|r| image_folder(root, &FOLDERS, &format!("{}.JPEG", r.image)))
-        .unwrap_or_default();
-    let all = samples(rows, &classes, &sol_path, &prefix)?;
-    let (images, notes) = keep_present(root, all, &sol_path)?;
+    let all = samples(rows, &classes, &sol_path)?;
+    let (images, notes) = locate_images(root, &FOLDERS, all, &sol_path)?;
     Ok(Dataset {
         root: root.to_path_buf(),
         format: Format::Kaggle,
