@@ -244,11 +244,7 @@ impl Preset {
                     let guided = attribute(model, x, targets, Method::GuidedBackprop)?.remove(0);
                     for (m, g) in maps.iter_mut().zip(guided) {
                         let fine = attribution::blurred(&g.map(Reduction::MaxAbs), *sigma);
-                        let unit = |a: &Array2<f32>| {
-                            let max = a.fold(0f32, |x, &v| x.max(v));
-                            a.mapv(|v| if max > 0.0 { v.max(0.0) / max } else { 0.0 })
-                        };
-                        let (c, f) = (unit(&m.0), unit(&fine));
+                        let (c, f) = (unit_max(&m.0), unit_max(&fine));
                         m.0 = ndarray::Zip::from(&c)
                             .and(&f)
                             .map_collect(|a, b| (a * b).sqrt());
@@ -258,6 +254,13 @@ impl Preset {
             }
         })
     }
+}
+
+/// A non-negative map divided by its maximum (all zeros if it has none), so that maps of
+/// different scales or sources can be averaged or multiplied.
+fn unit_max(a: &Array2<f32>) -> Array2<f32> {
+    let max = a.fold(0f32, |x, &v| x.max(v));
+    a.mapv(|v| if max > 0.0 { v.max(0.0) / max } else { 0.0 })
 }
 
 /// Grad-CAM maps of `targets` at the input size: single crop, or 10-crop at each scale.
@@ -292,10 +295,7 @@ fn cam_maps(
         for (i, c) in maps.into_iter().enumerate() {
             let mut m = upsample_bilinear(&c.map, h, w);
             if scales.len() > 1 {
-                let max = m.fold(0f32, |a, &v| a.max(v));
-                if max > 0.0 {
-                    m /= max;
-                }
+                m = unit_max(&m);
             }
             match sum.get_mut(i) {
                 Some(acc) => acc.0 += &m,
