@@ -222,14 +222,10 @@ pub fn conv2d(x: &Tensor, params: &Arc<Conv2dParams>) -> candle_core::Result<Ten
 
 struct Conv2dOp(Arc<Conv2dParams>);
 
-impl CustomOp1 for Conv2dOp {
-    fn name(&self) -> &'static str {
-        "deepinside-conv2d"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+impl Conv2dOp {
+    /// Batch, input height and width, output height and width of an NCHW input.
+    fn input_dims(&self, l: &Layout) -> candle_core::Result<(usize, usize, usize, usize, usize)> {
         let p = &*self.0;
-        let x = f32_data(s, l, self.name())?;
         let (n, c, h, w) = nchw(l, self.name())?;
         if c != p.in_channels {
             bail!(
@@ -238,6 +234,19 @@ impl CustomOp1 for Conv2dOp {
             );
         }
         let (ho, wo) = p.output_size(h, w)?;
+        Ok((n, h, w, ho, wo))
+    }
+}
+
+impl CustomOp1 for Conv2dOp {
+    fn name(&self) -> &'static str {
+        "deepinside-conv2d"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let p = &*self.0;
+        let x = f32_data(s, l, self.name())?;
+        let (n, h, w, ho, wo) = self.input_dims(l)?;
         let y = if p.depthwise {
             depthwise::forward(p, x, n, h, w, ho, wo)
         } else {
@@ -256,14 +265,7 @@ impl CustomOp1 for Conv2dOp {
         use candle_core::cuda_backend::cudarc::driver::PushKernelArg;
         let p = &*self.0;
         let (x, dev) = cuda::input(s, l, self.name())?;
-        let (n, c, h, w) = nchw(l, self.name())?;
-        if c != p.in_channels {
-            bail!(
-                "convolution expects {} input channels, got {c}",
-                p.in_channels
-            );
-        }
-        let (ho, wo) = p.output_size(h, w)?;
+        let (n, h, w, ho, wo) = self.input_dims(l)?;
         let (wt, bias) = p.device_weights(&dev)?;
         let len = n * p.out_channels * ho * wo;
         let mut y = cuda::output(&dev, len)?;
