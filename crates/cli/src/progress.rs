@@ -15,16 +15,22 @@ pub fn bar(len: usize, min: usize) -> ProgressBar {
     )
 }
 
-/// Says which images failed (on stderr) and returns exit status 1 if any did, else 0.
+/// At most this many failed images are named; a long run says how many more there were.
+const NAMED_FAILURES: usize = 10;
+
+/// Says which images failed (on stderr, one per line, the first few) and returns exit
+/// status 1 if any did, else 0.
 pub fn finish(failed: &[String], total: usize) -> ExitCode {
     if failed.is_empty() {
         return ExitCode::SUCCESS;
     }
-    eprintln!(
-        "{} of {total} images failed: {}",
-        failed.len(),
-        failed.join(", ")
-    );
+    eprintln!("{} of {total} images failed:", failed.len());
+    for f in failed.iter().take(NAMED_FAILURES) {
+        eprintln!("  {f}");
+    }
+    if failed.len() > NAMED_FAILURES {
+        eprintln!("  … and {} more", failed.len() - NAMED_FAILURES);
+    }
     ExitCode::from(1)
 }
 

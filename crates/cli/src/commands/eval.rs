@@ -253,7 +253,17 @@ fn finish(lines: &[Value], run: &Run, out: &Path) -> anyhow::Result<ExitCode> {
     summary["device"] = json!(run.device);
     summary["seconds"] = json!(run.seconds);
     summary["evaluated"] = json!(run.evaluated);
-    let failures: Vec<&Value> = lines.iter().filter(|l| l.get("error").is_some()).collect();
+    let failures: Vec<String> = lines
+        .iter()
+        .filter_map(|l| {
+            let e = l.get("error")?;
+            Some(format!(
+                "{}: {}",
+                l["image"].as_str().unwrap_or("?"),
+                e.as_str().unwrap_or("")
+            ))
+        })
+        .collect();
     std::fs::write(
         out.join("summary.json"),
         serde_json::to_string_pretty(&summary)?,
@@ -262,25 +272,11 @@ fn finish(lines: &[Value], run: &Run, out: &Path) -> anyhow::Result<ExitCode> {
     print_table(&summary);
     if !failures.is_empty() {
         eprintln!(
-            "{} image(s) failed (recorded in results.jsonl):",
-            failures.len()
+            "failures are recorded in {}",
+            out.join("results.jsonl").display()
         );
-        for f in failures.iter().take(10) {
-            eprintln!(
-                "  {}: {}",
-                f["image"].as_str().unwrap_or("?"),
-                f["error"].as_str().unwrap_or("")
-            );
-        }
-        if failures.len() > 10 {
-            eprintln!("  … and {} more", failures.len() - 10);
-        }
     }
-    Ok(if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(crate::progress::finish(&failures, lines.len()))
 }
 
 /// `deepinside eval merge DIR... --out DIR`: the shards' complete result lines joined (an
