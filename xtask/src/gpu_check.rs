@@ -40,6 +40,26 @@ const PIP_TOOLKIT: [&str; 6] = [
     "nvidia-curand",
 ];
 
+/// Environment variables for the child processes, each built on the current value.
+#[derive(Default)]
+struct Env(std::collections::BTreeMap<String, String>);
+
+impl Env {
+    fn set(&mut self, var: &str, value: &str) {
+        self.0.insert(var.into(), value.into());
+    }
+
+    /// `dir:` before the variable's value so far (this run's, else the process's).
+    fn prepend(&mut self, var: &str, dir: &Path) {
+        let old = self
+            .0
+            .get(var)
+            .cloned()
+            .unwrap_or_else(|| std::env::var(var).unwrap_or_default());
+        self.set(var, &format!("{}:{old}", dir.display()));
+    }
+}
+
 /// `release X.Y` from `nvcc --version`.
 fn nvcc_version(nvcc: &Path) -> Option<(u32, u32)> {
     let out = Command::new(nvcc).arg("--version").output().ok()?;
@@ -60,20 +80,8 @@ fn cudarc_version(v: (u32, u32)) -> Option<String> {
 
 /// Folders that may hold the CUDA libraries: toolkit, driver, and pip's `nvidia/*/lib`.
 fn library_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = [
-        "/usr/lib/x86_64-linux-gnu",
-        "/usr/local/cuda/lib64",
-        "/usr/lib64",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .collect();
-    for var in ["CUDA_HOME", "CUDA_PATH"] {
-        if let Some(h) = std::env::var_os(var) {
-            dirs.push(Path::new(&h).join("lib64"));
-            dirs.push(Path::new(&h).join("lib"));
-        }
-    }
+    // The toolkit that gpu-check installed (matching its nvcc) first, the system last.
+    let mut dirs = Vec::new();
     let mut nvidia_roots = vec![root.join("target/cuda-toolkit/nvidia")];
     if let Ok(out) = Command::new("python3")
         .args([
@@ -91,6 +99,19 @@ fn library_dirs(root: &Path) -> Vec<PathBuf> {
         for pkg in std::fs::read_dir(&r).into_iter().flatten().flatten() {
             dirs.push(pkg.path().join("lib"));
         }
+    }
+    for var in ["CUDA_HOME", "CUDA_PATH"] {
+        if let Some(h) = std::env::var_os(var) {
+            dirs.push(Path::new(&h).join("lib64"));
+            dirs.push(Path::new(&h).join("lib"));
+        }
+    }
+    for d in [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/local/cuda/lib64",
+        "/usr/lib64",
+    ] {
+        dirs.push(PathBuf::from(d));
     }
     dirs
 }
@@ -137,7 +158,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf();
-    let mut env: Vec<(String, String)> = Vec::new();
+    let mut env = Env::default();
     let mut nvcc = PathBuf::from("nvcc");
     if nvcc_version(&nvcc).is_none() {
         let prefix = root.join("target/cuda-toolkit");
@@ -158,18 +179,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             }
         }
         nvcc = home.join("bin/nvcc");
-        let path = std::env::var("PATH").unwrap_or_default();
-        env.push((
-            "PATH".into(),
-            format!("{}:{path}", home.join("bin").display()),
-        ));
-        env.push(("CUDA_HOME".into(), home.display().to_string()));
-        env.push(("CUDA_PATH".into(), home.display().to_string()));
-        let lib = home.join("lib").display().to_string();
-        for var in ["LD_LIBRARY_PATH", "LIBRARY_PATH"] {
-            let old = std::env::var(var).unwrap_or_default();
-            env.push((var.into(), format!("{lib}:{old}")));
-        }
+        env.prepend("PATH", &home.join("bin"));
+        env.set("CUDA_HOME", &home.display().to_string());
+        env.set("CUDA_PATH", &home.display().to_string());
     }
     // cudarc links libcuda, libcublas(Lt), libcurand and libnvrtc by their unversioned names;
     // pip wheels and some driver installs ship only `libX.so.N`: link against symlinks.
@@ -179,14 +191,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         "CUDA libraries for linking: {found:?} (symlinks in {})",
         farm.display()
     );
-    for var in ["LIBRARY_PATH", "LD_LIBRARY_PATH"] {
-        let old = env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == var)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_else(|| std::env::var(var).unwrap_or_default());
-        env.push((var.into(), format!("{}:{old}", farm.display())));
+    // Link time: the unversioned symlinks; run time: the folders of the real libraries.
+    env.prepend("LIBRARY_PATH", &farm);
+    for lib in &found {
+        if let Some(dir) = Path::new(lib).parent() {
+            env.prepend("LD_LIBRARY_PATH", dir);
+        }
     }
     let version = nvcc_version(&nvcc).context("nvcc --version gave no release number")?;
     eprintln!("nvcc {}.{} at {}", version.0, version.1, nvcc.display());
@@ -197,14 +207,14 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                 version.0, version.1
             )
         })?;
-        env.push(("CUDARC_CUDA_VERSION".into(), v));
+        env.set("CUDARC_CUDA_VERSION", &v);
     }
     let cargo = |args: &[&str]| -> anyhow::Result<()> {
         eprintln!("$ cargo {}", args.join(" "));
         let status = Command::new("cargo")
             .current_dir(&root)
             .args(args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
+            .envs(&env.0)
             .status()?;
         if !status.success() {
             bail!("cargo {} failed ({status})", args.join(" "));
@@ -257,5 +267,21 @@ mod tests {
         assert_eq!(cudarc_version((13, 0)).as_deref(), Some("13000"));
         assert_eq!(cudarc_version((12, 7)).as_deref(), Some("12060"));
         assert_eq!(cudarc_version((11, 8)), None);
+    }
+
+    #[test]
+    fn versioned_pip_libraries_get_unversioned_link_names() {
+        let root = std::env::temp_dir().join(format!("gpu-check-{}", std::process::id()));
+        let lib = root.join("target/cuda-toolkit/nvidia/cu13/lib");
+        std::fs::create_dir_all(&lib).unwrap();
+        std::fs::write(lib.join("libnvrtc.so.13"), "").unwrap();
+        let farm = root.join("target/cuda-link");
+        let found = link_farm(&farm, &root).unwrap();
+        assert!(found.contains(&lib.join("libnvrtc.so.13").display().to_string()));
+        assert_eq!(
+            std::fs::read_link(farm.join("libnvrtc.so")).unwrap(),
+            lib.join("libnvrtc.so.13")
+        );
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }
