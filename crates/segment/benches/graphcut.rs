@@ -5,6 +5,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use image::RgbImage;
 use ndarray::Array2;
 use segment::gmm::ColourModel;
+use segment::maxflow::Network;
 use segment::{build_graph, quantile_seeds, GraphCutParams, GraphCutSegmenter, Segmenter};
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! The GrabCut-style energy on the pixel grid: unary terms from the two colour models and a
 //! contrast-sensitive Potts term between 8-neighbours,
 //! `γ · exp(−β ‖I_p − I_q‖²) / dist(p, q)` with `β = 1 / (2 · mean ‖I_p − I_q‖²)`.
-use crate::maxflow::FlowGraph;
+use crate::maxflow::GridGraph;
 use image::RgbImage;
 use ndarray::Array2;
 
@@ -45,7 +45,7 @@ pub fn build_graph(
     cost_bg: &Array2<f64>,
     gamma: f64,
     hard: Option<(&Array2<bool>, &Array2<bool>)>,
-) -> FlowGraph {
+) -> GridGraph {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let beta = contrast_beta(img);
     let px = img.as_raw();
@@ -70,7 +70,7 @@ pub fn build_graph(
             }
         }
     }
-    FlowGraph::grid8(w, h, weight, &source, &sink)
+    GridGraph::eight_connected(w, h, weight, &source, &sink)
 }
 
 #[cfg(test)]

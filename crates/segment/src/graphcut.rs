@@ -4,7 +4,7 @@ use crate::components::{bounding_box, largest_component, BoundingBox};
 use crate::error::{Result, SegmentError};
 use crate::gmm::{ColourModel, GmmParams};
 use crate::grabcut::build_graph;
-use crate::maxflow::Side;
+use crate::maxflow::{Network, Side};
 use crate::seeds::quantile_seeds;
 use crate::{Segmentation, Segmenter};
 use image::RgbImage;

@@ -1,9 +1,9 @@
-//! Properties of our Boykov–Kolmogorov max-flow on random graphs (general and grid): the
-//! flow value equals an independent Dinic's (petgraph) and the capacity of the returned cut,
+//! Properties of our Boykov–Kolmogorov max-flow on random graphs (general, and grids in both
+//! the general and the compact grid layout): the flow value equals an independent Dinic's (petgraph) and the capacity of the returned cut,
 //! flows respect capacities and are conserved at every node.
 use petgraph::graph::DiGraph;
 use proptest::prelude::*;
-use segment::maxflow::{FlowGraph, GraphBuilder, Side};
+use segment::maxflow::{FlowGraph, GraphBuilder, GridGraph, Network, Side};
 
 #[derive(Clone, Debug)]
 struct Net {
@@ -38,8 +38,21 @@ fn dinic(net: &Net) -> f64 {
     petgraph::algo::dinics(&g, s, t).0
 }
 
-fn check(net: &Net) -> Result<(), TestCaseError> {
-    let mut g = build(net);
+/// The same network in the compact grid layout (`net` from [`grid`]: node `y·w + x`).
+fn build_grid(net: &Net, w: usize, h: usize) -> GridGraph {
+    let caps: std::collections::HashMap<(usize, usize), f64> =
+        net.edges.iter().map(|&(u, v, c, _)| ((u, v), c)).collect();
+    let (source, sink): (Vec<f64>, Vec<f64>) = net.terminals.iter().copied().unzip();
+    GridGraph::eight_connected(
+        w,
+        h,
+        |p, q, _| caps.get(&(p, q)).copied().unwrap_or(0.0),
+        &source,
+        &sink,
+    )
+}
+
+fn check(net: &Net, mut g: impl Network) -> Result<(), TestCaseError> {
     let flow = g.maxflow();
     let reference = dinic(net);
     prop_assert!(
@@ -99,7 +112,8 @@ fn general() -> impl Strategy<Value = Net> {
     })
 }
 
-fn grid() -> impl Strategy<Value = Net> {
+/// Random 4- or 8-connected `w × h` grids (with their size), edges listed forward.
+fn grid() -> impl Strategy<Value = ((usize, usize), Net)> {
     (1usize..7, 1usize..7, any::<bool>()).prop_flat_map(|(w, h, eight)| {
         let mut pairs = Vec::new();
         for y in 0..h {
@@ -122,14 +136,19 @@ fn grid() -> impl Strategy<Value = Net> {
             prop::collection::vec(0.0f64..10.0, m),
             prop::collection::vec((0.0f64..30.0, 0.0f64..30.0), w * h),
         )
-            .prop_map(|((n, pairs), caps, t)| Net {
-                n,
-                edges: pairs
-                    .into_iter()
-                    .zip(caps)
-                    .map(|((u, v), c)| (u, v, c, c))
-                    .collect(),
-                terminals: t,
+            .prop_map(move |((n, pairs), caps, t)| {
+                (
+                    (w, h),
+                    Net {
+                        n,
+                        edges: pairs
+                            .into_iter()
+                            .zip(caps)
+                            .map(|((u, v), c)| (u, v, c, c))
+                            .collect(),
+                        terminals: t,
+                    },
+                )
             })
     })
 }
@@ -139,12 +158,13 @@ proptest! {
 
     #[test]
     fn general_graphs(net in general()) {
-        check(&net)?;
+        check(&net, build(&net))?;
     }
 
     #[test]
-    fn grid_graphs(net in grid()) {
-        check(&net)?;
+    fn grid_graphs(((w, h), net) in grid()) {
+        check(&net, build(&net))?;
+        check(&net, build_grid(&net, w, h))?;
     }
 }
 
@@ -179,7 +199,7 @@ proptest! {
         let weight = |p: usize, q: usize, diag: bool| val((p * 31 + q) as u64) * if diag { 0.5 } else { 1.0 };
         let source: Vec<f64> = (0..n).map(|u| val(10_000 + u as u64)).collect();
         let sink: Vec<f64> = (0..n).map(|u| val(20_000 + u as u64)).collect();
-        let mut grid = FlowGraph::grid8(w, h, weight, &source, &sink);
+        let mut grid = GridGraph::eight_connected(w, h, weight, &source, &sink);
         let mut b = GraphBuilder::new(n);
         for y in 0..h {
             for x in 0..w {

@@ -1,5 +1,7 @@
-//! The Boykov–Kolmogorov search: grow, augment, adopt.
-use super::{FlowGraph, Side};
+//! The Boykov–Kolmogorov search: grow, augment, adopt — one generic implementation for
+//! every network layout.
+use super::network::sealed::Arcs;
+use super::Side;
 use std::collections::VecDeque;
 
 const NO_PARENT: u32 = u32::MAX;
@@ -13,84 +15,111 @@ enum Tree {
     T,
 }
 
-/// Search state. `parent[p]` is the arc from `p` to its parent (so its head is the parent),
-/// or one of the markers above. In the S tree flow runs parent → child, so the residual that
-/// keeps `p` attached is on the reverse of `parent[p]`; in the T tree it is on `parent[p]`.
-struct Search<'g> {
-    g: &'g mut FlowGraph,
-    tree: Vec<Tree>,
-    parent: Vec<u32>,
+/// Everything the search keeps per node, together: a step of the search touches all of it,
+/// and one cache line beats five arrays.
+#[derive(Clone, Copy)]
+struct Node {
+    /// The arc from the node to its parent (so its head is the parent), or a marker above.
+    /// In the S tree flow runs parent → child, so the residual that keeps the node attached
+    /// is on the reverse of `parent`; in the T tree it is on `parent`.
+    parent: u32,
     /// Timestamp of the last time `dist` was known to be exact.
-    ts: Vec<u32>,
+    ts: u32,
     /// Distance to the terminal along parents (1 for a node attached to the terminal).
-    dist: Vec<u32>,
+    dist: u32,
+    tree: Tree,
+    active: bool,
+}
+
+struct Search<'g, N: Arcs> {
+    g: &'g mut N,
+    node: Vec<Node>,
     time: u32,
     active: VecDeque<u32>,
-    is_active: Vec<bool>,
     orphans: VecDeque<u32>,
+    /// The current augmenting path's arcs (to parent, its reverse) in each tree.
+    path_s: Vec<(u32, u32)>,
+    path_t: Vec<(u32, u32)>,
 }
 
-impl FlowGraph {
-    /// Computes the maximum flow and the minimum cut; returns the flow value.
-    pub fn maxflow(&mut self) -> f64 {
-        let n = self.nodes();
-        let mut s = Search {
-            tree: vec![Tree::Free; n],
-            parent: vec![NO_PARENT; n],
-            ts: vec![0; n],
-            dist: vec![0; n],
-            time: 0,
-            active: VecDeque::new(),
-            is_active: vec![false; n],
-            orphans: VecDeque::new(),
-            g: self,
+/// Computes the maximum flow of `g` (added to its terminal flow) and records the cut.
+pub(super) fn solve<N: Arcs>(g: &mut N) {
+    let n = g.internal_nodes();
+    let mut node = vec![
+        Node {
+            parent: NO_PARENT,
+            ts: 0,
+            dist: 0,
+            tree: Tree::Free,
+            active: false,
         };
-        for p in 0..n {
-            let r = s.g.tr[p];
-            if r != 0.0 {
-                s.tree[p] = if r > 0.0 { Tree::S } else { Tree::T };
-                s.parent[p] = TERMINAL;
-                s.dist[p] = 1;
-                s.activate(p as u32);
-            }
+        n
+    ];
+    let mut active = VecDeque::new();
+    for (p, v) in node.iter_mut().enumerate() {
+        let r = g.terminals().tr[p];
+        if r != 0.0 {
+            *v = Node {
+                parent: TERMINAL,
+                ts: 0,
+                dist: 1,
+                tree: if r > 0.0 { Tree::S } else { Tree::T },
+                active: true,
+            };
+            active.push_back(p as u32);
         }
-        while let Some(meet) = s.grow() {
-            s.time += 1;
-            s.augment(meet);
-            while let Some(p) = s.orphans.pop_front() {
-                s.adopt(p);
-            }
-        }
-        let side = s
-            .tree
-            .iter()
-            .map(|t| {
-                if *t == Tree::S {
-                    Side::Source
-                } else {
-                    Side::Sink
-                }
-            })
-            .collect();
-        self.side = side;
-        self.flow
     }
+    let mut s = Search {
+        g,
+        node,
+        time: 0,
+        active,
+        orphans: VecDeque::new(),
+        path_s: Vec::new(),
+        path_t: Vec::new(),
+    };
+    while let Some(meet) = s.grow() {
+        s.time += 1;
+        s.augment(meet);
+        while let Some(p) = s.orphans.pop_front() {
+            s.adopt(p as usize);
+        }
+    }
+    let side = s
+        .node
+        .iter()
+        .map(|v| {
+            if v.tree == Tree::S {
+                Side::Source
+            } else {
+                Side::Sink
+            }
+        })
+        .collect();
+    s.g.terminals_mut().side = side;
 }
 
-impl Search<'_> {
-    fn activate(&mut self, p: u32) {
-        if !self.is_active[p as usize] {
-            self.is_active[p as usize] = true;
-            self.active.push_back(p);
+impl<N: Arcs> Search<'_, N> {
+    #[inline]
+    fn activate(&mut self, p: usize) {
+        if !self.node[p].active {
+            self.node[p].active = true;
+            self.active.push_back(p as u32);
         }
+    }
+
+    #[inline]
+    fn orphan(&mut self, p: usize) {
+        self.node[p].parent = ORPHAN;
+        self.orphans.push_back(p as u32);
     }
 
     /// Residual capacity that lets `tree` extend along arc `a` (from a tree node outward).
     #[inline]
     fn outward(&self, tree: Tree, a: usize) -> f64 {
         match tree {
-            Tree::S => self.g.arcs[a].cap,
-            _ => self.g.arcs[self.g.arcs[a].sister as usize].cap,
+            Tree::S => self.g.cap(a),
+            _ => self.g.cap(self.g.sister(a)),
         }
     }
 
@@ -99,8 +128,8 @@ impl Search<'_> {
     #[inline]
     fn inward(&self, tree: Tree, a: usize) -> f64 {
         match tree {
-            Tree::S => self.g.arcs[self.g.arcs[a].sister as usize].cap,
-            _ => self.g.arcs[a].cap,
+            Tree::S => self.g.cap(self.g.sister(a)),
+            _ => self.g.cap(a),
         }
     }
 
@@ -109,124 +138,122 @@ impl Search<'_> {
     fn grow(&mut self) -> Option<usize> {
         while let Some(&p) = self.active.front() {
             let pu = p as usize;
-            let tp = self.tree[pu];
-            if tp == Tree::Free {
+            let np = self.node[pu];
+            if np.tree == Tree::Free {
                 self.active.pop_front();
-                self.is_active[pu] = false;
+                self.node[pu].active = false;
                 continue;
             }
-            for a in self.g.first[pu] as usize..self.g.first[pu + 1] as usize {
-                if self.outward(tp, a) <= 0.0 {
+            for a in self.g.arcs_of(pu) {
+                if self.outward(np.tree, a) <= 0.0 {
                     continue;
                 }
-                let q = self.g.arcs[a].head as usize;
-                match self.tree[q] {
-                    Tree::Free => {
-                        self.tree[q] = tp;
-                        self.parent[q] = self.g.arcs[a].sister;
-                        self.ts[q] = self.ts[pu];
-                        self.dist[q] = self.dist[pu] + 1;
-                        self.activate(q as u32);
-                    }
-                    tq if tq != tp => {
-                        // The trees touch: p stays active for the next round.
-                        return Some(if tp == Tree::S {
-                            a
-                        } else {
-                            self.g.arcs[a].sister as usize
-                        });
-                    }
-                    _ => {
-                        // Same tree: take p as the parent if that shortens q's path.
-                        if self.ts[q] <= self.ts[pu] && self.dist[q] > self.dist[pu] {
-                            self.parent[q] = self.g.arcs[a].sister;
-                            self.ts[q] = self.ts[pu];
-                            self.dist[q] = self.dist[pu] + 1;
-                        }
-                    }
+                let q = self.g.head(a);
+                let nq = self.node[q];
+                if nq.tree == Tree::Free {
+                    self.node[q] = Node {
+                        parent: self.g.sister(a) as u32,
+                        ts: np.ts,
+                        dist: np.dist + 1,
+                        tree: np.tree,
+                        active: nq.active,
+                    };
+                    self.activate(q);
+                } else if nq.tree != np.tree {
+                    // The trees touch: p stays active for the next round.
+                    return Some(if np.tree == Tree::S {
+                        a
+                    } else {
+                        self.g.sister(a)
+                    });
+                } else if nq.ts <= np.ts && nq.dist > np.dist {
+                    // Same tree: take p as the parent if that shortens q's path.
+                    let v = &mut self.node[q];
+                    v.parent = self.g.sister(a) as u32;
+                    v.ts = np.ts;
+                    v.dist = np.dist + 1;
                 }
             }
             self.active.pop_front();
-            self.is_active[pu] = false;
+            self.node[pu].active = false;
         }
         None
     }
 
     /// Pushes the bottleneck flow along source → … → x → y → … → sink, where `meet` is x → y.
+    /// The path's arcs are collected in one walk up each tree, so the second pass (the
+    /// update) reads a list instead of chasing parents again.
     fn augment(&mut self, meet: usize) {
         let g = &*self.g;
-        let arcs = &g.arcs;
-        let x = arcs[arcs[meet].sister as usize].head as usize;
-        let y = arcs[meet].head as usize;
-        let mut b = arcs[meet].cap;
+        let (x, y) = (g.head(g.sister(meet)), g.head(meet));
+        let mut b = g.cap(meet);
+        // S side: arcs from each node to its parent; the flow runs on their reverses.
+        self.path_s.clear();
         let mut i = x;
-        while self.parent[i] != TERMINAL {
-            let up = &arcs[self.parent[i] as usize];
-            b = b.min(arcs[up.sister as usize].cap);
-            i = up.head as usize;
+        while self.node[i].parent != TERMINAL {
+            let up = self.node[i].parent as usize;
+            let down = g.sister(up);
+            b = b.min(g.cap(down));
+            self.path_s.push((up as u32, down as u32));
+            i = g.head(up);
         }
-        b = b.min(g.tr[i]);
+        let root_s = i;
+        b = b.min(g.terminals().tr[root_s]);
+        self.path_t.clear();
         let mut i = y;
-        while self.parent[i] != TERMINAL {
-            let up = &arcs[self.parent[i] as usize];
-            b = b.min(up.cap);
-            i = up.head as usize;
+        while self.node[i].parent != TERMINAL {
+            let up = self.node[i].parent as usize;
+            b = b.min(g.cap(up));
+            self.path_t.push((up as u32, g.sister(up) as u32));
+            i = g.head(up);
         }
-        b = b.min(-g.tr[i]);
+        let root_t = i;
+        b = b.min(-g.terminals().tr[root_t]);
 
-        let g = &mut *self.g;
-        let sister = g.arcs[meet].sister as usize;
-        g.arcs[meet].cap -= b;
-        g.arcs[sister].cap += b;
-        // Source side: flow runs parent → child.
-        let mut i = x;
-        loop {
-            let up = self.parent[i];
-            if up == TERMINAL {
-                g.tr[i] -= b;
-                if g.tr[i] <= 0.0 {
-                    g.tr[i] = 0.0;
-                    self.parent[i] = ORPHAN;
-                    self.orphans.push_back(i as u32);
-                }
-                break;
+        let sister = self.g.sister(meet);
+        *self.g.cap_mut(meet) -= b;
+        *self.g.cap_mut(sister) += b;
+        // Source side: flow runs parent → child (on `down`); the child is the tail of `up`.
+        let mut child = x;
+        for k in 0..self.path_s.len() {
+            let (up, down) = self.path_s[k];
+            let next = self.g.head(up as usize);
+            *self.g.cap_mut(up as usize) += b;
+            let c = self.g.cap_mut(down as usize);
+            *c -= b;
+            if *c <= 0.0 {
+                *c = 0.0;
+                self.orphan(child);
             }
-            let up = up as usize;
-            let (down, next) = (g.arcs[up].sister as usize, g.arcs[up].head as usize);
-            g.arcs[up].cap += b;
-            g.arcs[down].cap -= b;
-            if g.arcs[down].cap <= 0.0 {
-                g.arcs[down].cap = 0.0;
-                self.parent[i] = ORPHAN;
-                self.orphans.push_back(i as u32);
-            }
-            i = next;
+            child = next;
         }
-        // Sink side: flow runs child → parent.
-        let mut i = y;
-        loop {
-            let up = self.parent[i];
-            if up == TERMINAL {
-                g.tr[i] += b;
-                if g.tr[i] >= 0.0 {
-                    g.tr[i] = 0.0;
-                    self.parent[i] = ORPHAN;
-                    self.orphans.push_back(i as u32);
-                }
-                break;
-            }
-            let up = up as usize;
-            let (back, next) = (g.arcs[up].sister as usize, g.arcs[up].head as usize);
-            g.arcs[up].cap -= b;
-            g.arcs[back].cap += b;
-            if g.arcs[up].cap <= 0.0 {
-                g.arcs[up].cap = 0.0;
-                self.parent[i] = ORPHAN;
-                self.orphans.push_back(i as u32);
-            }
-            i = next;
+        let tr = &mut self.g.terminals_mut().tr[root_s];
+        *tr -= b;
+        if *tr <= 0.0 {
+            *tr = 0.0;
+            self.orphan(root_s);
         }
-        g.flow += b;
+        // Sink side: flow runs child → parent (on `up`).
+        let mut child = y;
+        for k in 0..self.path_t.len() {
+            let (up, back) = self.path_t[k];
+            let next = self.g.head(up as usize);
+            *self.g.cap_mut(back as usize) += b;
+            let c = self.g.cap_mut(up as usize);
+            *c -= b;
+            if *c <= 0.0 {
+                *c = 0.0;
+                self.orphan(child);
+            }
+            child = next;
+        }
+        let tr = &mut self.g.terminals_mut().tr[root_t];
+        *tr += b;
+        if *tr >= 0.0 {
+            *tr = 0.0;
+            self.orphan(root_t);
+        }
+        self.g.terminals_mut().flow += b;
     }
 
     /// Distance from `q` to its terminal along parents, or `None` if the path meets an orphan.
@@ -235,43 +262,41 @@ impl Search<'_> {
         let mut d = 0u32;
         let mut j = q;
         loop {
-            if self.ts[j] == self.time {
-                d += self.dist[j];
+            let v = self.node[j];
+            if v.ts == self.time {
+                d += v.dist;
                 break;
             }
             d += 1;
-            match self.parent[j] {
+            match v.parent {
                 TERMINAL => break,
                 ORPHAN | NO_PARENT => return None,
-                a => j = self.g.arcs[a as usize].head as usize,
+                a => j = self.g.head(a as usize),
             }
         }
         let mut j = q;
         let mut dd = d;
-        while self.ts[j] != self.time {
-            self.ts[j] = self.time;
-            self.dist[j] = dd;
+        while self.node[j].ts != self.time {
+            let v = &mut self.node[j];
+            v.ts = self.time;
+            v.dist = dd;
             dd -= 1;
-            match self.parent[j] {
+            match v.parent {
                 TERMINAL => break,
-                a => j = self.g.arcs[a as usize].head as usize,
+                a => j = self.g.head(a as usize),
             }
         }
         Some(d)
     }
 
     /// Finds a new parent for orphan `p` in its own tree, or frees it.
-    fn adopt(&mut self, p: u32) {
-        let pu = p as usize;
-        let tp = self.tree[pu];
+    fn adopt(&mut self, p: usize) {
+        let tp = self.node[p].tree;
         let mut best: Option<(usize, u32)> = None;
-        for a in self.g.first[pu] as usize..self.g.first[pu + 1] as usize {
-            let q = self.g.arcs[a].head as usize;
-            if self.tree[q] != tp {
-                continue;
-            }
+        for a in self.g.arcs_of(p) {
+            let q = self.g.head(a);
             // The arc that would carry flow between q (parent) and p (child).
-            if self.inward(tp, a) <= 0.0 {
+            if self.node[q].tree != tp || self.inward(tp, a) <= 0.0 {
                 continue;
             }
             if let Some(d) = self.origin_distance(q) {
@@ -281,32 +306,29 @@ impl Search<'_> {
             }
         }
         if let Some((a, d)) = best {
-            self.parent[pu] = a as u32;
-            self.ts[pu] = self.time;
-            self.dist[pu] = d + 1;
+            let v = &mut self.node[p];
+            v.parent = a as u32;
+            v.ts = self.time;
+            v.dist = d + 1;
             return;
         }
         // No parent: p leaves its tree. Neighbours that could reach it become active again,
         // and its children become orphans.
-        for a in self.g.first[pu] as usize..self.g.first[pu + 1] as usize {
-            let q = self.g.arcs[a].head as usize;
-            if self.tree[q] != tp {
+        for a in self.g.arcs_of(p) {
+            let q = self.g.head(a);
+            if self.node[q].tree != tp {
                 continue;
             }
             if self.inward(tp, a) > 0.0 {
-                self.activate(q as u32);
+                self.activate(q);
             }
-            let qp = self.parent[q];
-            if qp != TERMINAL
-                && qp != ORPHAN
-                && qp != NO_PARENT
-                && self.g.arcs[qp as usize].head == p
-            {
-                self.parent[q] = ORPHAN;
-                self.orphans.push_back(q as u32);
+            let qp = self.node[q].parent;
+            if qp != TERMINAL && qp != ORPHAN && qp != NO_PARENT && self.g.head(qp as usize) == p {
+                self.orphan(q);
             }
         }
-        self.tree[pu] = Tree::Free;
-        self.parent[pu] = NO_PARENT;
+        let v = &mut self.node[p];
+        v.tree = Tree::Free;
+        v.parent = NO_PARENT;
     }
 }

@@ -1,7 +1,8 @@
-//! The graph a max-flow runs on: arcs in compressed adjacency arrays (each node's outgoing
-//! arcs contiguous, each arc knowing its reverse), plus one terminal capacity per node
-//! stored as a single signed residual (positive: from the source, negative: to the sink).
-use super::Side;
+//! Any graph: arcs in compressed adjacency arrays (each node's outgoing arcs contiguous,
+//! each arc knowing its reverse), plus one terminal capacity per node stored as a single
+//! signed residual (positive: from the source, negative: to the sink).
+use super::network::{sealed, Network, Terminals};
+use std::ops::Range;
 
 /// Collects nodes, edges and terminal capacities; [`build`](Self::build) packs them.
 #[derive(Clone, Debug, Default)]
@@ -91,23 +92,11 @@ impl GraphBuilder {
             original[a] = c;
             original[b] = rc;
         }
-        // Flow through s → u → t needs no search: push min(s, t) at once.
-        let mut flow = 0.0;
-        let tr: Vec<f64> = (0..n)
-            .map(|u| {
-                flow += self.source[u].min(self.sink[u]);
-                self.source[u] - self.sink[u]
-            })
-            .collect();
         FlowGraph {
             first: first.into_iter().map(|f| f as u32).collect(),
             arcs,
             original,
-            source: self.source,
-            sink: self.sink,
-            tr,
-            flow,
-            side: Vec::new(),
+            terminals: Terminals::new(self.source, self.sink),
         }
     }
 }
@@ -115,180 +104,68 @@ impl GraphBuilder {
 /// One direction of an edge. Head, reverse arc and residual capacity sit together: the
 /// search reads all three at once, and one cache line beats three.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Arc {
-    pub head: u32,
-    pub sister: u32,
-    pub cap: f64,
+struct Arc {
+    head: u32,
+    sister: u32,
+    cap: f64,
 }
 
-/// The eight neighbour offsets (dy, dx); direction `d` and `7 − d` are opposite.
-const DIRS: [(isize, isize); 8] = [
-    (-1, -1),
-    (-1, 0),
-    (-1, 1),
-    (0, -1),
-    (0, 1),
-    (1, -1),
-    (1, 0),
-    (1, 1),
-];
-
-impl FlowGraph {
-    /// A `w × h` 8-connected grid built straight into adjacency arrays (node `y·w + x`).
-    /// `weight(p, q, diagonal)` is the symmetric capacity between neighbours `p` and `q`,
-    /// asked once per pair; `source` and `sink` are the terminal capacities per node.
-    pub fn grid8(
-        w: usize,
-        h: usize,
-        mut weight: impl FnMut(usize, usize, bool) -> f64,
-        source: &[f64],
-        sink: &[f64],
-    ) -> FlowGraph {
-        let n = w * h;
-        assert!(
-            source.len() == n && sink.len() == n,
-            "one terminal capacity per node"
-        );
-        let inside = |y: usize, x: usize, d: usize| {
-            let (ny, nx) = (y as isize + DIRS[d].0, x as isize + DIRS[d].1);
-            (ny >= 0 && nx >= 0 && ny < h as isize && nx < w as isize)
-                .then(|| ny as usize * w + nx as usize)
-        };
-        // slot[p·8 + d]: index of p's arc in direction d.
-        let mut first = Vec::with_capacity(n + 1);
-        let mut slot = vec![u32::MAX; 8 * n];
-        let mut m = 0u32;
-        for y in 0..h {
-            for x in 0..w {
-                first.push(m);
-                for d in 0..8 {
-                    if inside(y, x, d).is_some() {
-                        slot[(y * w + x) * 8 + d] = m;
-                        m += 1;
-                    }
-                }
-            }
-        }
-        first.push(m);
-        let mut arcs = vec![
-            Arc {
-                head: 0,
-                sister: 0,
-                cap: 0.0
-            };
-            m as usize
-        ];
-        for y in 0..h {
-            for x in 0..w {
-                let p = y * w + x;
-                // Directions 4..8 point forward (right or down): each pair is visited once.
-                for d in 4..8 {
-                    if let Some(q) = inside(y, x, d) {
-                        let c = weight(p, q, DIRS[d].0 != 0 && DIRS[d].1 != 0);
-                        let (a, b) = (slot[p * 8 + d], slot[q * 8 + 7 - d]);
-                        arcs[a as usize] = Arc {
-                            head: q as u32,
-                            sister: b,
-                            cap: c,
-                        };
-                        arcs[b as usize] = Arc {
-                            head: p as u32,
-                            sister: a,
-                            cap: c,
-                        };
-                    }
-                }
-            }
-        }
-        let mut flow = 0.0;
-        let tr = (0..n)
-            .map(|u| {
-                flow += source[u].min(sink[u]);
-                source[u] - sink[u]
-            })
-            .collect();
-        FlowGraph {
-            original: arcs.iter().map(|a| a.cap).collect(),
-            first,
-            arcs,
-            source: source.to_vec(),
-            sink: sink.to_vec(),
-            tr,
-            flow,
-            side: Vec::new(),
-        }
-    }
-}
-
-/// A packed graph; [`maxflow`](Self::maxflow) turns its capacities into residuals.
+/// A packed graph; [`Network::maxflow`] turns its capacities into residuals.
 #[derive(Clone, Debug)]
 pub struct FlowGraph {
     /// Node `u`'s arcs are `arcs[first[u]..first[u + 1]]`.
-    pub(super) first: Vec<u32>,
-    pub(super) arcs: Vec<Arc>,
-    pub(super) original: Vec<f64>,
-    pub(super) source: Vec<f64>,
-    pub(super) sink: Vec<f64>,
-    /// Residual terminal capacity: > 0 from the source, < 0 to the sink.
-    pub(super) tr: Vec<f64>,
-    pub(super) flow: f64,
-    pub(super) side: Vec<Side>,
+    first: Vec<u32>,
+    arcs: Vec<Arc>,
+    original: Vec<f64>,
+    terminals: Terminals,
 }
 
-impl FlowGraph {
-    pub fn nodes(&self) -> usize {
-        self.tr.len()
+impl sealed::Arcs for FlowGraph {
+    #[inline]
+    fn internal_nodes(&self) -> usize {
+        self.terminals.tr.len()
     }
-
-    /// The max-flow value (valid after [`maxflow`](Self::maxflow)).
-    pub fn flow(&self) -> f64 {
-        self.flow
+    #[inline]
+    fn arcs_of(&self, p: usize) -> Range<usize> {
+        self.first[p] as usize..self.first[p + 1] as usize
     }
-
-    /// The side of the minimum cut `u` is on (valid after [`maxflow`](Self::maxflow)).
-    pub fn side(&self, u: usize) -> Side {
-        self.side.get(u).copied().unwrap_or(Side::Sink)
+    #[inline]
+    fn head(&self, a: usize) -> usize {
+        self.arcs[a].head as usize
     }
-
-    /// Arcs as `(from, to, capacity, flow)`, one per direction of every edge.
-    pub fn arc_flows(&self) -> Vec<(usize, usize, f64, f64)> {
-        let mut out = Vec::with_capacity(self.arcs.len());
-        for u in 0..self.nodes() {
-            for a in self.first[u] as usize..self.first[u + 1] as usize {
-                out.push((
-                    u,
-                    self.arcs[a].head as usize,
-                    self.original[a],
-                    self.original[a] - self.arcs[a].cap,
-                ));
-            }
-        }
-        out
+    #[inline]
+    fn sister(&self, a: usize) -> usize {
+        self.arcs[a].sister as usize
     }
-
-    /// Flow from the source into `u` and from `u` into the sink.
-    pub fn terminal_flows(&self, u: usize) -> (f64, f64) {
-        let r = self.tr[u];
-        (self.source[u] - r.max(0.0), self.sink[u] - (-r).max(0.0))
+    #[inline]
+    fn cap(&self, a: usize) -> f64 {
+        self.arcs[a].cap
     }
-
-    /// Capacity of the cut that [`side`](Self::side) describes: source-side to sink-side arcs
-    /// plus the terminal edges that the cut separates.
-    pub fn cut_capacity(&self) -> f64 {
-        let mut c = 0.0;
-        for u in 0..self.nodes() {
-            match self.side(u) {
-                Side::Source => {
-                    c += self.sink[u];
-                    for a in self.first[u] as usize..self.first[u + 1] as usize {
-                        if self.side(self.arcs[a].head as usize) == Side::Sink {
-                            c += self.original[a];
-                        }
-                    }
-                }
-                Side::Sink => c += self.source[u],
-            }
-        }
-        c
+    #[inline]
+    fn cap_mut(&mut self, a: usize) -> &mut f64 {
+        &mut self.arcs[a].cap
+    }
+    fn original(&self, a: usize) -> f64 {
+        self.original[a]
+    }
+    #[inline]
+    fn terminals(&self) -> &Terminals {
+        &self.terminals
+    }
+    #[inline]
+    fn terminals_mut(&mut self) -> &mut Terminals {
+        &mut self.terminals
+    }
+    fn nodes(&self) -> usize {
+        self.terminals.tr.len()
+    }
+    #[inline]
+    fn internal(&self, u: usize) -> usize {
+        u
+    }
+    fn external(&self, p: usize) -> Option<usize> {
+        Some(p)
     }
 }
+
+impl Network for FlowGraph {}

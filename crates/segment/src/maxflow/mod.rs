@@ -3,11 +3,16 @@
 //! Vision", PAMI 2004), written from the paper: two search trees grown from the source and
 //! the sink, augmentation when they touch, and adoption of the orphans an augmentation
 //! creates, with the paper's distance/timestamp heuristic for choosing new parents.
-//! Works on any graph; [`GraphBuilder`] makes the compact adjacency arrays it runs on.
+//! Works on any graph ([`GraphBuilder`] packs one into [`FlowGraph`]); pixel grids have
+//! their own compact layout, [`GridGraph`]. Both answer through the [`Network`] trait.
 mod bk;
 mod graph;
+mod grid;
+mod network;
 
 pub use graph::{FlowGraph, GraphBuilder};
+pub use grid::GridGraph;
+pub use network::Network;
 
 /// Which side of the minimum cut a node is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,0 +1,147 @@
+//! An 8-connected `w × h` pixel grid as a flow network, with no arc stored but its
+//! capacity: arc `8·p + d` leaves node `p` in direction `d`, its head is `p + offset[d]` and
+//! its reverse is arc `d' = 7 − d` of the head. A ring of padding nodes (no capacity in or
+//! out) around the image keeps every head in range, so the search needs no border tests.
+//! Half the memory of the general layout per arc, and the parent walks of the search
+//! (augmenting paths, adoption) need no arc lookups.
+use super::network::{sealed, Network, Terminals};
+use std::ops::Range;
+
+/// The eight neighbour offsets (dy, dx); direction `d` and `7 − d` are opposite.
+pub(super) const DIRS: [(isize, isize); 8] = [
+    (-1, -1),
+    (-1, 0),
+    (-1, 1),
+    (0, -1),
+    (0, 1),
+    (1, -1),
+    (1, 0),
+    (1, 1),
+];
+
+/// A grid network; build it with [`GridGraph::eight_connected`].
+#[derive(Clone, Debug)]
+pub struct GridGraph {
+    w: usize,
+    h: usize,
+    /// Padded width `w + 2`.
+    stride: usize,
+    /// Node offset of each direction in the padded grid.
+    offset: [isize; 8],
+    caps: Vec<f64>,
+    original: Vec<f64>,
+    terminals: Terminals,
+}
+
+impl GridGraph {
+    /// A `w × h` 8-connected grid (user node `y·w + x`). `weight(p, q, diagonal)` is the
+    /// symmetric capacity between neighbours `p` and `q`, asked once per pair; `source` and
+    /// `sink` are the terminal capacities per node.
+    pub fn eight_connected(
+        w: usize,
+        h: usize,
+        mut weight: impl FnMut(usize, usize, bool) -> f64,
+        source: &[f64],
+        sink: &[f64],
+    ) -> GridGraph {
+        let n = w * h;
+        assert!(
+            source.len() == n && sink.len() == n,
+            "one terminal capacity per node"
+        );
+        let stride = w + 2;
+        let padded = stride * (h + 2);
+        assert!(8 * padded < u32::MAX as usize - 4, "grid too large");
+        let offset = DIRS.map(|(dy, dx)| dy * stride as isize + dx);
+        let inside = |y: usize, x: usize, d: usize| {
+            let (ny, nx) = (y as isize + DIRS[d].0, x as isize + DIRS[d].1);
+            (ny >= 0 && nx >= 0 && ny < h as isize && nx < w as isize)
+                .then(|| ny as usize * w + nx as usize)
+        };
+        let mut caps = vec![0.0; 8 * padded];
+        let (mut src, mut snk) = (vec![0.0; padded], vec![0.0; padded]);
+        for y in 0..h {
+            for x in 0..w {
+                let (u, p) = (y * w + x, (y + 1) * stride + x + 1);
+                (src[p], snk[p]) = (source[u], sink[u]);
+                // Directions 4..8 point forward (right or down): each pair is visited once.
+                for d in 4..8 {
+                    if let Some(v) = inside(y, x, d) {
+                        let c = weight(u, v, DIRS[d].0 != 0 && DIRS[d].1 != 0);
+                        let q = (p as isize + offset[d]) as usize;
+                        caps[8 * p + d] = c;
+                        caps[8 * q + 7 - d] = c;
+                    }
+                }
+            }
+        }
+        GridGraph {
+            w,
+            h,
+            stride,
+            offset,
+            original: caps.clone(),
+            caps,
+            terminals: Terminals::new(src, snk),
+        }
+    }
+
+    pub fn width(&self) -> usize {
+        self.w
+    }
+
+    pub fn height(&self) -> usize {
+        self.h
+    }
+}
+
+impl sealed::Arcs for GridGraph {
+    #[inline]
+    fn internal_nodes(&self) -> usize {
+        self.terminals.tr.len()
+    }
+    #[inline]
+    fn arcs_of(&self, p: usize) -> Range<usize> {
+        8 * p..8 * p + 8
+    }
+    #[inline]
+    fn head(&self, a: usize) -> usize {
+        ((a >> 3) as isize + self.offset[a & 7]) as usize
+    }
+    #[inline]
+    fn sister(&self, a: usize) -> usize {
+        8 * self.head(a) + 7 - (a & 7)
+    }
+    #[inline]
+    fn cap(&self, a: usize) -> f64 {
+        self.caps[a]
+    }
+    #[inline]
+    fn cap_mut(&mut self, a: usize) -> &mut f64 {
+        &mut self.caps[a]
+    }
+    fn original(&self, a: usize) -> f64 {
+        self.original[a]
+    }
+    #[inline]
+    fn terminals(&self) -> &Terminals {
+        &self.terminals
+    }
+    #[inline]
+    fn terminals_mut(&mut self) -> &mut Terminals {
+        &mut self.terminals
+    }
+    fn nodes(&self) -> usize {
+        self.w * self.h
+    }
+    #[inline]
+    fn internal(&self, u: usize) -> usize {
+        (u / self.w + 1) * self.stride + u % self.w + 1
+    }
+    fn external(&self, p: usize) -> Option<usize> {
+        let (y, x) = (p / self.stride, p % self.stride);
+        (y >= 1 && y <= self.h && x >= 1 && x <= self.w).then(|| (y - 1) * self.w + x - 1)
+    }
+}
+
+impl Network for GridGraph {}

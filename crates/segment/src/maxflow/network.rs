@@ -1,0 +1,135 @@
+//! What the search needs of a network, and what every network answers after a max-flow.
+//! Two layouts implement it: [`FlowGraph`](super::FlowGraph) (any graph, arcs in adjacency
+//! arrays) and [`GridGraph`](super::GridGraph) (an 8-connected pixel grid whose arcs are
+//! found by arithmetic, not stored).
+use super::Side;
+use std::ops::Range;
+
+/// Terminal capacities, the flow value and the cut, per internal node.
+#[derive(Clone, Debug, Default)]
+pub struct Terminals {
+    pub(super) source: Vec<f64>,
+    pub(super) sink: Vec<f64>,
+    /// Residual terminal capacity: > 0 from the source, < 0 to the sink.
+    pub(super) tr: Vec<f64>,
+    pub(super) flow: f64,
+    pub(super) side: Vec<Side>,
+}
+
+impl Terminals {
+    /// Flow through s → u → t needs no search: `min(s, t)` is pushed at once and the rest
+    /// kept as one signed residual.
+    pub(super) fn new(source: Vec<f64>, sink: Vec<f64>) -> Self {
+        let mut flow = 0.0;
+        let tr = source
+            .iter()
+            .zip(&sink)
+            .map(|(&s, &t)| {
+                flow += s.min(t);
+                s - t
+            })
+            .collect();
+        Terminals {
+            source,
+            sink,
+            tr,
+            flow,
+            side: Vec::new(),
+        }
+    }
+}
+
+pub(super) mod sealed {
+    use super::*;
+
+    /// The layout of a network as the search sees it: internal node ids, arcs out of a node,
+    /// each arc's head and reverse, residual capacities. Arcs of the search are `usize` ids.
+    pub trait Arcs {
+        /// Internal nodes (a grid has a padding ring around the user's nodes).
+        fn internal_nodes(&self) -> usize;
+        fn arcs_of(&self, p: usize) -> Range<usize>;
+        fn head(&self, a: usize) -> usize;
+        fn sister(&self, a: usize) -> usize;
+        fn cap(&self, a: usize) -> f64;
+        fn cap_mut(&mut self, a: usize) -> &mut f64;
+        /// Capacity before the flow.
+        fn original(&self, a: usize) -> f64;
+        fn terminals(&self) -> &Terminals;
+        fn terminals_mut(&mut self) -> &mut Terminals;
+        /// The user's node count and the internal id of user node `u`, and back.
+        fn nodes(&self) -> usize;
+        fn internal(&self, u: usize) -> usize;
+        fn external(&self, p: usize) -> Option<usize>;
+    }
+}
+
+/// A flow network the Boykov–Kolmogorov search runs on, and its results. Node ids are the
+/// user's (`0..nodes()`), whatever the layout stores inside.
+pub trait Network: sealed::Arcs + Sized {
+    /// Computes the maximum flow and the minimum cut; returns the flow value.
+    fn maxflow(&mut self) -> f64 {
+        super::bk::solve(self);
+        self.terminals().flow
+    }
+
+    /// The max-flow value (valid after [`maxflow`](Self::maxflow)).
+    fn flow(&self) -> f64 {
+        self.terminals().flow
+    }
+
+    /// The side of the minimum cut user node `u` is on (valid after
+    /// [`maxflow`](Self::maxflow)).
+    fn side(&self, u: usize) -> Side {
+        let side = &self.terminals().side;
+        side.get(self.internal(u)).copied().unwrap_or(Side::Sink)
+    }
+
+    /// Arcs with a capacity in either direction as `(from, to, capacity, flow)`, one per
+    /// direction of every edge.
+    fn arc_flows(&self) -> Vec<(usize, usize, f64, f64)> {
+        let mut out = Vec::new();
+        for u in 0..self.nodes() {
+            let p = self.internal(u);
+            for a in self.arcs_of(p) {
+                let Some(v) = self.external(self.head(a)) else {
+                    continue;
+                };
+                let o = self.original(a);
+                if o == 0.0 && self.original(self.sister(a)) == 0.0 {
+                    continue;
+                }
+                out.push((u, v, o, o - self.cap(a)));
+            }
+        }
+        out
+    }
+
+    /// Flow from the source into `u` and from `u` into the sink.
+    fn terminal_flows(&self, u: usize) -> (f64, f64) {
+        let (t, p) = (self.terminals(), self.internal(u));
+        let r = t.tr[p];
+        (t.source[p] - r.max(0.0), t.sink[p] - (-r).max(0.0))
+    }
+
+    /// Capacity of the cut that [`side`](Self::side) describes: source-side to sink-side
+    /// arcs plus the terminal edges that the cut separates.
+    fn cut_capacity(&self) -> f64 {
+        let t = self.terminals();
+        let mut c = 0.0;
+        for u in 0..self.nodes() {
+            let p = self.internal(u);
+            match self.side(u) {
+                Side::Source => {
+                    c += t.sink[p];
+                    for a in self.arcs_of(p) {
+                        if self.external(self.head(a)).map(|v| self.side(v)) == Some(Side::Sink) {
+                            c += self.original(a);
+                        }
+                    }
+                }
+                Side::Sink => c += t.source[p],
+            }
+        }
+        c
+    }
+}
