@@ -215,11 +215,13 @@ fn segmentation(peer_python: &Path) -> anyhow::Result<()> {
                 .then(|| p.file_stem().unwrap().to_string_lossy().to_string())
         })
         .collect();
+    let unaries = std::env::temp_dir().join("deepinside-segment-unaries");
     let out = run_cmd(
         Command::new("cargo")
             .current_dir(root())
             .env("RAYON_NUM_THREADS", "1")
             .env("DEEPINSIDE_SHARED", shared())
+            .env("DEEPINSIDE_UNARIES", &unaries)
             .args([
                 "run",
                 "--quiet",
@@ -268,5 +270,38 @@ fn segmentation(peer_python: &Path) -> anyhow::Result<()> {
         "| median | {ours_median:.0} | {peer_median:.0} | {:.2} |",
         ours_median / peer_median
     );
+    same_graph_maxflow(peer_python, &out, &unaries)
+}
+
+/// Our BK and PyMaxflow on the identical graph of each fixture (our unaries, written by the
+/// example; the peer's own pairwise terms and graph construction), max-flow alone.
+fn same_graph_maxflow(peer_python: &Path, ours_out: &str, unaries: &Path) -> anyhow::Result<()> {
+    // Lines look like "ILSVRC2012_val_00000560: max-flow 21.3 ms".
+    let ours: Vec<(String, f64)> = ours_out
+        .lines()
+        .filter_map(|l| {
+            let (id, rest) = l.split_once(": max-flow ")?;
+            Some((id.to_string(), rest.split(" ms").next()?.parse().ok()?))
+        })
+        .collect();
+    let peer: Value = serde_json::from_str(&run_cmd(
+        Command::new(peer_python)
+            .arg(root().join("xtask/peers/segment_peer.py"))
+            .arg(shared())
+            .arg("--same-graph")
+            .arg(unaries),
+    )?)?;
+    println!("\n| max-flow alone, the same 224×224 8-connected graph | ours (BK) ms | PyMaxflow ms | ratio |");
+    println!("|---|---|---|---|");
+    let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+    for (id, ms) in &ours {
+        if let Some(p) = peer.get(id).and_then(Value::as_f64) {
+            println!("| {id} | {ms:.1} | {p:.1} | {:.2} |", ms / p);
+            mine.push(*ms);
+            theirs.push(p);
+        }
+    }
+    let (a, b) = (median(mine), median(theirs));
+    println!("| median | {a:.1} | {b:.1} | {:.2} |", a / b);
     Ok(())
 }

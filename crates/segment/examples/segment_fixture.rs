@@ -2,10 +2,17 @@
 //! of pictures: the image with the seeds (red: foreground, blue: background), the GraphCut
 //! foreground, and the largest component with its box (green).
 //!
+//! With `DEEPINSIDE_UNARIES=DIR` it also writes each image's two unary maps (`ID.fg.f64`,
+//! `ID.bg.f64`: 224 × 224 little-endian f64, −log p under each colour model) and times the
+//! max-flow alone on that graph (best of 3), so the Python peer's PyMaxflow can be timed on
+//! the identical graph (`xtask/peers/segment_peer.py --same-graph DIR`).
+//!
 //! `cargo run --release -p deepinside-segment --example segment_fixture -- OUT_DIR [ID...]`
 use image::{Rgb, RgbImage};
 use ndarray::Array2;
-use segment::{GraphCutSegmenter, Segmenter};
+use segment::gmm::ColourModel;
+use segment::maxflow::Network;
+use segment::{build_graph, quantile_seeds, GraphCutParams, GraphCutSegmenter, Segmenter};
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -83,6 +90,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let path = out.join(format!("{id}_segmentation.png"));
         strip.save(&path)?;
+        if let Some(dir) = std::env::var_os("DEEPINSIDE_UNARIES") {
+            let ms = same_graph_maxflow(&img, &sal, &PathBuf::from(dir), &id)?;
+            println!("{id}: max-flow {ms:.1} ms");
+        }
         println!(
             "{id}: {ms:.1} ms, box {:?}, flow {:.1}, notes {:?} -> {}",
             seg.bbox,
@@ -92,4 +103,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+/// Writes the unaries of the paper's graph for this image and times our max-flow on it.
+fn same_graph_maxflow(
+    img: &RgbImage,
+    sal: &Array2<f32>,
+    dir: &std::path::Path,
+    id: &str,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let p = GraphCutParams::default();
+    let seeds = quantile_seeds(sal, p.fg_quantile, p.bg_quantile);
+    let points = |m: &Array2<bool>| {
+        let v: Vec<f64> = m
+            .indexed_iter()
+            .filter(|(_, s)| **s)
+            .flat_map(|((y, x), _)| img.get_pixel(x as u32, y as u32).0.map(f64::from))
+            .collect();
+        Array2::from_shape_vec((v.len() / 3, 3), v)
+    };
+    let cost = |m: &ColourModel| {
+        Array2::from_shape_fn(sal.dim(), |(y, x)| {
+            m.neg_log_likelihood(img.get_pixel(x as u32, y as u32).0.map(f64::from))
+        })
+    };
+    let (fg, _) = ColourModel::fit(&points(&seeds.foreground)?, &p.gmm);
+    let (bg, _) = ColourModel::fit(&points(&seeds.background)?, &p.gmm);
+    let (cost_fg, cost_bg) = (cost(&fg), cost(&bg));
+    std::fs::create_dir_all(dir)?;
+    for (name, c) in [("fg", &cost_fg), ("bg", &cost_bg)] {
+        let bytes: Vec<u8> = c.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(dir.join(format!("{id}.{name}.f64")), bytes)?;
+    }
+    let graph = build_graph(img, &cost_fg, &cost_bg, p.gamma, None);
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let mut g = graph.clone();
+        let started = std::time::Instant::now();
+        g.maxflow();
+        best = best.min(started.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(best)
 }
