@@ -57,7 +57,7 @@ pub(super) fn solve<N: Arcs>(g: &mut N) {
     ];
     let mut active = VecDeque::new();
     for (p, v) in node.iter_mut().enumerate() {
-        let r = g.terminals().tr[p];
+        let r = g.residuals().tr[p];
         if r != 0.0 {
             *v = Node {
                 parent: TERMINAL,
@@ -96,7 +96,7 @@ pub(super) fn solve<N: Arcs>(g: &mut N) {
             }
         })
         .collect();
-    s.g.terminals_mut().side = side;
+    s.g.residuals_mut().side = side;
 }
 
 impl<N: Arcs> Search<'_, N> {
@@ -181,79 +181,67 @@ impl<N: Arcs> Search<'_, N> {
     }
 
     /// Pushes the bottleneck flow along source → … → x → y → … → sink, where `meet` is x → y.
-    /// The path's arcs are collected in one walk up each tree, so the second pass (the
-    /// update) reads a list instead of chasing parents again.
+    /// Each half of the path is collected in one walk up its tree, so the update reads a
+    /// list instead of chasing parents again.
     fn augment(&mut self, meet: usize) {
-        let g = &*self.g;
-        let (x, y) = (g.head(g.sister(meet)), g.head(meet));
-        let mut b = g.cap(meet);
-        // S side: arcs from each node to its parent; the flow runs on their reverses.
-        self.path_s.clear();
-        let mut i = x;
-        while self.node[i].parent != TERMINAL {
-            let up = self.node[i].parent as usize;
-            let down = g.sister(up);
-            b = b.min(g.cap(down));
-            self.path_s.push((up as u32, down as u32));
-            i = g.head(up);
-        }
-        let root_s = i;
-        b = b.min(g.terminals().tr[root_s]);
-        self.path_t.clear();
-        let mut i = y;
-        while self.node[i].parent != TERMINAL {
-            let up = self.node[i].parent as usize;
-            b = b.min(g.cap(up));
-            self.path_t.push((up as u32, g.sister(up) as u32));
-            i = g.head(up);
-        }
-        let root_t = i;
-        b = b.min(-g.terminals().tr[root_t]);
-
+        let (x, y) = (self.g.head(self.g.sister(meet)), self.g.head(meet));
+        let mut path_s = std::mem::take(&mut self.path_s);
+        let mut path_t = std::mem::take(&mut self.path_t);
+        let (root_s, bs) = self.walk(x, Tree::S, &mut path_s);
+        let (root_t, bt) = self.walk(y, Tree::T, &mut path_t);
+        let b = self.g.cap(meet).min(bs).min(bt);
         let sister = self.g.sister(meet);
         *self.g.cap_mut(meet) -= b;
         *self.g.cap_mut(sister) += b;
-        // Source side: flow runs parent → child (on `down`); the child is the tail of `up`.
-        let mut child = x;
-        for k in 0..self.path_s.len() {
-            let (up, down) = self.path_s[k];
-            let next = self.g.head(up as usize);
-            *self.g.cap_mut(up as usize) += b;
-            let c = self.g.cap_mut(down as usize);
+        self.push(x, root_s, &path_s, -b);
+        self.push(y, root_t, &path_t, b);
+        (self.path_s, self.path_t) = (path_s, path_t);
+        self.g.residuals_mut().flow += b;
+    }
+
+    /// Walks from `start` up to its tree's terminal, listing `(arc to parent, arc carrying
+    /// the flow)` per step (in the S tree flow runs parent → child, in the T tree child →
+    /// parent). Returns the root and the smallest residual on the way, terminal edge included.
+    fn walk(&self, start: usize, tree: Tree, path: &mut Vec<(u32, u32)>) -> (usize, f64) {
+        let g = &*self.g;
+        path.clear();
+        let mut b = f64::INFINITY;
+        let mut i = start;
+        while self.node[i].parent != TERMINAL {
+            let up = self.node[i].parent as usize;
+            let carry = if tree == Tree::S { g.sister(up) } else { up };
+            b = b.min(g.cap(carry));
+            path.push((up as u32, carry as u32));
+            i = g.head(up);
+        }
+        let tr = g.residuals().tr[i];
+        (i, b.min(if tree == Tree::S { tr } else { -tr }))
+    }
+
+    /// Sends the flow along a path from [`walk`](Self::walk); `signed` is the change of the
+    /// root's terminal residual (−b in the S tree, +b in the T tree). A step that saturates
+    /// makes its child an orphan; a saturated terminal edge makes the root one.
+    fn push(&mut self, start: usize, root: usize, path: &[(u32, u32)], signed: f64) {
+        let b = signed.abs();
+        let mut child = start;
+        for &(up, carry) in path {
+            let (up, carry) = (up as usize, carry as usize);
+            let back = self.g.sister(carry);
+            *self.g.cap_mut(back) += b;
+            let c = self.g.cap_mut(carry);
             *c -= b;
             if *c <= 0.0 {
                 *c = 0.0;
                 self.orphan(child);
             }
-            child = next;
+            child = self.g.head(up);
         }
-        let tr = &mut self.g.terminals_mut().tr[root_s];
-        *tr -= b;
-        if *tr <= 0.0 {
+        let tr = &mut self.g.residuals_mut().tr[root];
+        *tr += signed;
+        if *tr * signed.signum() >= 0.0 {
             *tr = 0.0;
-            self.orphan(root_s);
+            self.orphan(root);
         }
-        // Sink side: flow runs child → parent (on `up`).
-        let mut child = y;
-        for k in 0..self.path_t.len() {
-            let (up, back) = self.path_t[k];
-            let next = self.g.head(up as usize);
-            *self.g.cap_mut(back as usize) += b;
-            let c = self.g.cap_mut(up as usize);
-            *c -= b;
-            if *c <= 0.0 {
-                *c = 0.0;
-                self.orphan(child);
-            }
-            child = next;
-        }
-        let tr = &mut self.g.terminals_mut().tr[root_t];
-        *tr += b;
-        if *tr >= 0.0 {
-            *tr = 0.0;
-            self.orphan(root_t);
-        }
-        self.g.terminals_mut().flow += b;
     }
 
     /// Distance from `q` to its terminal along parents, or `None` if the path meets an orphan.

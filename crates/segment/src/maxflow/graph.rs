@@ -1,7 +1,7 @@
 //! Any graph: arcs in compressed adjacency arrays (each node's outgoing arcs contiguous,
 //! each arc knowing its reverse), plus one terminal capacity per node stored as a single
 //! signed residual (positive: from the source, negative: to the sink).
-use super::network::{sealed, Network, Terminals};
+use super::network::{sealed, Network, Residuals};
 use std::ops::Range;
 
 /// Collects nodes, edges and terminal capacities; [`build`](Self::build) packs them.
@@ -65,15 +65,8 @@ impl GraphBuilder {
         }
         let m = first[n];
         let mut fill = first.clone();
-        let mut arcs = vec![
-            Arc {
-                head: 0,
-                sister: 0,
-                cap: 0.0
-            };
-            m
-        ];
-        let mut original = vec![0f64; m];
+        let mut arcs = vec![Arc { head: 0, sister: 0 }; m];
+        let mut caps = vec![0f64; m];
         for &(u, v, c, rc) in &self.edges {
             let a = fill[u as usize];
             fill[u as usize] += 1;
@@ -82,32 +75,26 @@ impl GraphBuilder {
             arcs[a] = Arc {
                 head: v,
                 sister: b as u32,
-                cap: c,
             };
             arcs[b] = Arc {
                 head: u,
                 sister: a as u32,
-                cap: rc,
             };
-            original[a] = c;
-            original[b] = rc;
+            (caps[a], caps[b]) = (c, rc);
         }
         FlowGraph {
             first: first.into_iter().map(|f| f as u32).collect(),
             arcs,
-            original,
-            terminals: Terminals::new(self.source, self.sink),
+            residuals: Residuals::new(caps, self.source, self.sink),
         }
     }
 }
 
-/// One direction of an edge. Head, reverse arc and residual capacity sit together: the
-/// search reads all three at once, and one cache line beats three.
+/// One direction of an edge: its head and its reverse arc.
 #[derive(Clone, Copy, Debug)]
 struct Arc {
     head: u32,
     sister: u32,
-    cap: f64,
 }
 
 /// A packed graph; [`Network::maxflow`] turns its capacities into residuals.
@@ -116,15 +103,10 @@ pub struct FlowGraph {
     /// Node `u`'s arcs are `arcs[first[u]..first[u + 1]]`.
     first: Vec<u32>,
     arcs: Vec<Arc>,
-    original: Vec<f64>,
-    terminals: Terminals,
+    residuals: Residuals,
 }
 
 impl sealed::Arcs for FlowGraph {
-    #[inline]
-    fn internal_nodes(&self) -> usize {
-        self.terminals.tr.len()
-    }
     #[inline]
     fn arcs_of(&self, p: usize) -> Range<usize> {
         self.first[p] as usize..self.first[p + 1] as usize
@@ -138,26 +120,15 @@ impl sealed::Arcs for FlowGraph {
         self.arcs[a].sister as usize
     }
     #[inline]
-    fn cap(&self, a: usize) -> f64 {
-        self.arcs[a].cap
+    fn residuals(&self) -> &Residuals {
+        &self.residuals
     }
     #[inline]
-    fn cap_mut(&mut self, a: usize) -> &mut f64 {
-        &mut self.arcs[a].cap
-    }
-    fn original(&self, a: usize) -> f64 {
-        self.original[a]
-    }
-    #[inline]
-    fn terminals(&self) -> &Terminals {
-        &self.terminals
-    }
-    #[inline]
-    fn terminals_mut(&mut self) -> &mut Terminals {
-        &mut self.terminals
+    fn residuals_mut(&mut self) -> &mut Residuals {
+        &mut self.residuals
     }
     fn nodes(&self) -> usize {
-        self.terminals.tr.len()
+        self.residuals.tr.len()
     }
     #[inline]
     fn internal(&self, u: usize) -> usize {

@@ -1,10 +1,10 @@
 //! An 8-connected `w × h` pixel grid as a flow network, with no arc stored but its
 //! capacity: arc `8·p + d` leaves node `p` in direction `d`, its head is `p + offset[d]` and
-//! its reverse is arc `d' = 7 − d` of the head. A ring of padding nodes (no capacity in or
+//! its reverse is arc `7 − d` of the head. A ring of padding nodes (no capacity in or
 //! out) around the image keeps every head in range, so the search needs no border tests.
 //! Half the memory of the general layout per arc, and the parent walks of the search
 //! (augmenting paths, adoption) need no arc lookups.
-use super::network::{sealed, Network, Terminals};
+use super::network::{sealed, Network, Residuals};
 use std::ops::Range;
 
 /// The eight neighbour offsets (dy, dx); direction `d` and `7 − d` are opposite.
@@ -28,9 +28,7 @@ pub struct GridGraph {
     stride: usize,
     /// Node offset of each direction in the padded grid.
     offset: [isize; 8],
-    caps: Vec<f64>,
-    original: Vec<f64>,
-    terminals: Terminals,
+    residuals: Residuals,
 }
 
 impl GridGraph {
@@ -80,9 +78,7 @@ impl GridGraph {
             h,
             stride,
             offset,
-            original: caps.clone(),
-            caps,
-            terminals: Terminals::new(src, snk),
+            residuals: Residuals::new(caps, src, snk),
         }
     }
 
@@ -97,10 +93,6 @@ impl GridGraph {
 
 impl sealed::Arcs for GridGraph {
     #[inline]
-    fn internal_nodes(&self) -> usize {
-        self.terminals.tr.len()
-    }
-    #[inline]
     fn arcs_of(&self, p: usize) -> Range<usize> {
         8 * p..8 * p + 8
     }
@@ -113,23 +105,12 @@ impl sealed::Arcs for GridGraph {
         8 * self.head(a) + 7 - (a & 7)
     }
     #[inline]
-    fn cap(&self, a: usize) -> f64 {
-        self.caps[a]
+    fn residuals(&self) -> &Residuals {
+        &self.residuals
     }
     #[inline]
-    fn cap_mut(&mut self, a: usize) -> &mut f64 {
-        &mut self.caps[a]
-    }
-    fn original(&self, a: usize) -> f64 {
-        self.original[a]
-    }
-    #[inline]
-    fn terminals(&self) -> &Terminals {
-        &self.terminals
-    }
-    #[inline]
-    fn terminals_mut(&mut self) -> &mut Terminals {
-        &mut self.terminals
+    fn residuals_mut(&mut self) -> &mut Residuals {
+        &mut self.residuals
     }
     fn nodes(&self) -> usize {
         self.w * self.h

@@ -5,9 +5,13 @@
 use super::Side;
 use std::ops::Range;
 
-/// Terminal capacities, the flow value and the cut, per internal node.
+/// What a max-flow changes and reports, whatever the layout: arc residuals (indexed by the
+/// layout's arc ids) and their capacities before the flow, terminal capacities and residuals
+/// per internal node, the flow value and the cut.
 #[derive(Clone, Debug, Default)]
-pub struct Terminals {
+pub struct Residuals {
+    pub(super) caps: Vec<f64>,
+    pub(super) original: Vec<f64>,
     pub(super) source: Vec<f64>,
     pub(super) sink: Vec<f64>,
     /// Residual terminal capacity: > 0 from the source, < 0 to the sink.
@@ -16,10 +20,10 @@ pub struct Terminals {
     pub(super) side: Vec<Side>,
 }
 
-impl Terminals {
+impl Residuals {
     /// Flow through s → u → t needs no search: `min(s, t)` is pushed at once and the rest
     /// kept as one signed residual.
-    pub(super) fn new(source: Vec<f64>, sink: Vec<f64>) -> Self {
+    pub(super) fn new(caps: Vec<f64>, source: Vec<f64>, sink: Vec<f64>) -> Self {
         let mut flow = 0.0;
         let tr = source
             .iter()
@@ -29,7 +33,9 @@ impl Terminals {
                 s - t
             })
             .collect();
-        Terminals {
+        Residuals {
+            original: caps.clone(),
+            caps,
             source,
             sink,
             tr,
@@ -43,23 +49,35 @@ pub(super) mod sealed {
     use super::*;
 
     /// The layout of a network as the search sees it: internal node ids, arcs out of a node,
-    /// each arc's head and reverse, residual capacities. Arcs of the search are `usize` ids.
+    /// each arc's head and reverse. Arcs of the search are `usize` ids.
     pub trait Arcs {
-        /// Internal nodes (a grid has a padding ring around the user's nodes).
-        fn internal_nodes(&self) -> usize;
         fn arcs_of(&self, p: usize) -> Range<usize>;
         fn head(&self, a: usize) -> usize;
         fn sister(&self, a: usize) -> usize;
-        fn cap(&self, a: usize) -> f64;
-        fn cap_mut(&mut self, a: usize) -> &mut f64;
-        /// Capacity before the flow.
-        fn original(&self, a: usize) -> f64;
-        fn terminals(&self) -> &Terminals;
-        fn terminals_mut(&mut self) -> &mut Terminals;
+        fn residuals(&self) -> &Residuals;
+        fn residuals_mut(&mut self) -> &mut Residuals;
         /// The user's node count and the internal id of user node `u`, and back.
         fn nodes(&self) -> usize;
         fn internal(&self, u: usize) -> usize;
         fn external(&self, p: usize) -> Option<usize>;
+
+        /// Internal nodes (a grid has a padding ring around the user's nodes).
+        #[inline]
+        fn internal_nodes(&self) -> usize {
+            self.residuals().tr.len()
+        }
+        #[inline]
+        fn cap(&self, a: usize) -> f64 {
+            self.residuals().caps[a]
+        }
+        #[inline]
+        fn cap_mut(&mut self, a: usize) -> &mut f64 {
+            &mut self.residuals_mut().caps[a]
+        }
+        /// Capacity before the flow.
+        fn original(&self, a: usize) -> f64 {
+            self.residuals().original[a]
+        }
     }
 }
 
@@ -69,18 +87,18 @@ pub trait Network: sealed::Arcs + Sized {
     /// Computes the maximum flow and the minimum cut; returns the flow value.
     fn maxflow(&mut self) -> f64 {
         super::bk::solve(self);
-        self.terminals().flow
+        self.residuals().flow
     }
 
     /// The max-flow value (valid after [`maxflow`](Self::maxflow)).
     fn flow(&self) -> f64 {
-        self.terminals().flow
+        self.residuals().flow
     }
 
     /// The side of the minimum cut user node `u` is on (valid after
     /// [`maxflow`](Self::maxflow)).
     fn side(&self, u: usize) -> Side {
-        let side = &self.terminals().side;
+        let side = &self.residuals().side;
         side.get(self.internal(u)).copied().unwrap_or(Side::Sink)
     }
 
@@ -106,7 +124,7 @@ pub trait Network: sealed::Arcs + Sized {
 
     /// Flow from the source into `u` and from `u` into the sink.
     fn terminal_flows(&self, u: usize) -> (f64, f64) {
-        let (t, p) = (self.terminals(), self.internal(u));
+        let (t, p) = (self.residuals(), self.internal(u));
         let r = t.tr[p];
         (t.source[p] - r.max(0.0), t.sink[p] - (-r).max(0.0))
     }
@@ -114,7 +132,7 @@ pub trait Network: sealed::Arcs + Sized {
     /// Capacity of the cut that [`side`](Self::side) describes: source-side to sink-side
     /// arcs plus the terminal edges that the cut separates.
     fn cut_capacity(&self) -> f64 {
-        let t = self.terminals();
+        let t = self.residuals();
         let mut c = 0.0;
         for u in 0..self.nodes() {
             let p = self.internal(u);
