@@ -2,8 +2,8 @@
 //! capacity: arc `8·p + d` leaves node `p` in direction `d`, its head is `p + offset[d]` and
 //! its reverse is arc `7 − d` of the head. A ring of padding nodes (no capacity in or
 //! out) around the image keeps every head in range, so the search needs no border tests.
-//! Half the memory of the general layout per arc, and the parent walks of the search
-//! (augmenting paths, adoption) need no arc lookups.
+//! No head or reverse is stored per arc, so the parent walks of the search (augmenting
+//! paths, adoption) need no arc lookups.
 use super::network::{sealed, Network, Residuals};
 use std::ops::Range;
 
