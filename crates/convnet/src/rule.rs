@@ -37,9 +37,6 @@ impl BackwardRule {
         }
     }
 
-    /// The gradient that flows into a ReLU-like unit, given the gradient `g` at its output
-    /// and whether the ordinary gradient passes at this point (`passes` = the unit's mask).
-    #[inline(always)]
     /// The kernel's code for this rule (`ops/kernels.cu`).
     #[cfg(feature = "cuda")]
     pub(crate) fn code(self) -> i32 {
@@ -50,6 +47,9 @@ impl BackwardRule {
         }
     }
 
+    /// The gradient that flows into a ReLU-like unit, given the gradient `g` at its output
+    /// and whether the ordinary gradient passes at this point (`passes` = the unit's mask).
+    #[inline(always)]
     pub fn apply(self, g: f32, passes: bool) -> f32 {
         match self {
             BackwardRule::Gradient => {

@@ -128,8 +128,17 @@ impl CustomOp2 for ActivationBackward {
         out.par_chunks_mut(CHUNK)
             .zip(x.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
             .for_each(|(o, (x, g))| {
-                for ((o, &x), &g) in o.iter_mut().zip(x).zip(g) {
-                    *o = rule.apply(g, kind.passes(x));
+                use ActivationKind::{Relu, Relu6};
+                use BackwardRule::{DeconvNet, Gradient, GuidedBackprop};
+                // One arm per (unit, rule) so that each loop is compiled with both known
+                // and vectorises (a rule chosen inside the loop kept it scalar).
+                match (kind, rule) {
+                    (Relu, Gradient) => apply_rule(Relu, Gradient, x, g, o),
+                    (Relu, DeconvNet) => apply_rule(Relu, DeconvNet, x, g, o),
+                    (Relu, GuidedBackprop) => apply_rule(Relu, GuidedBackprop, x, g, o),
+                    (Relu6, Gradient) => apply_rule(Relu6, Gradient, x, g, o),
+                    (Relu6, DeconvNet) => apply_rule(Relu6, DeconvNet, x, g, o),
+                    (Relu6, GuidedBackprop) => apply_rule(Relu6, GuidedBackprop, x, g, o),
                 }
             });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
@@ -155,6 +164,15 @@ impl CustomOp2 for ActivationBackward {
         let (ni, kind, rule) = (cuda::int(n)?, self.kind.code(), self.rule.code());
         launch!(&dev, &cuda::OPS, "act_bwd", n; &x, &g, &mut out, &ni, &kind, &rule)?;
         Ok((cuda::storage(out, &dev), l1.shape().clone()))
+    }
+}
+
+/// `o = rule(g, mask(x))` elementwise; inlined into call sites where `kind` and `rule` are
+/// constants.
+#[inline(always)]
+fn apply_rule(kind: ActivationKind, rule: BackwardRule, x: &[f32], g: &[f32], o: &mut [f32]) {
+    for ((o, &x), &g) in o.iter_mut().zip(x).zip(g) {
+        *o = rule.apply(g, kind.passes(x));
     }
 }
 

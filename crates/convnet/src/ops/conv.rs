@@ -453,6 +453,28 @@ mod tests {
                 6,
                 9,
             ),
+            // Stride 3 with a 7×7 kernel, uneven padding; and padding wider than the kernel
+            // reaches (outputs whose taps all fall in the padding).
+            (
+                mk(
+                    3,
+                    3,
+                    7,
+                    3,
+                    Padding {
+                        left: 3,
+                        right: 0,
+                        top: 1,
+                        bottom: 2,
+                    },
+                    true,
+                    8,
+                ),
+                2,
+                11,
+                13,
+            ),
+            (mk(2, 2, 3, 1, Padding::symmetric(3), true, 9), 1, 4, 5),
         ]
     }
 
