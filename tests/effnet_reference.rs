@@ -65,6 +65,42 @@ fn input_gradients_match_pytorch_for_every_rule() {
     assert!(median < 3e-3, "median gradient error {median}");
 }
 
+/// A CPU pass that captures nothing runs as one fused op with its own backward pass
+/// (`convnet::ops::chain`); asking for an activation runs the layer-by-layer candle graph.
+/// Both must give the same logits and input gradients under every rule (up to the order of
+/// float32 sums in the pooling), for a batch of two.
+#[test]
+fn fused_pass_equals_the_layer_by_layer_graph() {
+    let m = model();
+    let fx = fixtures("fixtures");
+    let inputs: Vec<Tensor> = fx.iter().take(2).map(|(_, f)| f["input"].clone()).collect();
+    let batch = Tensor::cat(&inputs, 0).unwrap();
+    for rule in BackwardRule::ALL {
+        let run = |capture: Vec<String>| {
+            let v = Var::from_tensor(&batch).unwrap();
+            let opts = ForwardOptions {
+                rule,
+                capture,
+                ..Default::default()
+            };
+            let out = m.forward_with(v.as_tensor(), &opts).unwrap();
+            let score = out.logits.narrow(1, 281, 1).unwrap().sum_all().unwrap();
+            let g = values(score.backward().unwrap().get(v.as_tensor()).unwrap());
+            (values(&out.logits), g, out.activations.len())
+        };
+        let (fused_logits, fused_grad, none) = run(vec![]);
+        let (graph_logits, graph_grad, one) = run(vec!["blocks.3.depthwise".into()]);
+        assert_eq!((none, one), (0, 1));
+        let dl = rel_l2(&fused_logits, &graph_logits);
+        let dg = rel_l2(&fused_grad, &graph_grad);
+        println!("{rule:?}: fused vs graph logits {dl:.1e}, gradient {dg:.1e}");
+        assert!(
+            dl < 1e-6 && dg < 1e-5,
+            "{rule:?}: logits {dl}, gradient {dg}"
+        );
+    }
+}
+
 #[test]
 fn batched_gradients_equal_single_image_gradients() {
     let m = model();

@@ -55,6 +55,14 @@ impl Conv2d {
         &self.params
     }
 
+    /// This layer as a stage of a fused [`ops::Chain`], sharing its weights.
+    pub(crate) fn stage(&self, act: Option<ActivationKind>) -> ops::Stage {
+        ops::Stage::Conv {
+            params: self.params.clone(),
+            act,
+        }
+    }
+
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(ops::conv2d(x, &self.params)?)
     }
@@ -83,6 +91,11 @@ impl Linear {
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(ops::linear(x, &self.params)?)
+    }
+
+    /// This layer as a stage of a fused [`ops::Chain`], sharing its weights.
+    pub(crate) fn stage(&self) -> ops::Stage {
+        ops::Stage::Linear(self.params.clone())
     }
 }
 

@@ -5,11 +5,12 @@ use super::{Capture, ForwardOptions, ForwardOutput, ImageModel, LayerTable, Mode
 use crate::classes::ClassNames;
 use crate::error::Result;
 use crate::layers::{Activation, Conv2d, Linear};
-use crate::ops::{ActivationKind, Padding};
+use crate::ops::{self, ActivationKind, Chain, Padding, Stage};
 use crate::preprocess::Preprocessing;
 use crate::weights::StateDict;
 use candle_core::{Device, Tensor};
 use std::path::Path;
+use std::sync::Arc;
 
 const BN_EPS: f64 = 1e-3;
 const INPUT: usize = 224;
@@ -48,6 +49,8 @@ pub struct EfficientNetLite0 {
     head: Conv2d,
     fc: Linear,
     act: Activation,
+    /// The same layers as one fused op for CPU passes that capture nothing inside.
+    fused: Arc<Chain>,
     info: ModelInfo,
 }
 
@@ -146,12 +149,14 @@ impl EfficientNetLite0 {
         table.vector("pool", 1280);
         let fc = Linear::load(sd, "_fc", 1000, 1280)?;
         table.vector("logits", 1000);
+        let fused = Arc::new(fuse(&stem, &blocks, &head, &fc)?);
         Ok(EfficientNetLite0 {
             stem,
             blocks,
             head,
             fc,
             act: Activation(ActivationKind::Relu6),
+            fused,
             info: ModelInfo {
                 name: "efficientnet-lite0".into(),
                 preprocessing: Preprocessing::efficientnet_lite(),
@@ -161,6 +166,26 @@ impl EfficientNetLite0 {
             },
         })
     }
+}
+
+/// The network as stages of one [`Chain`]: every convolution but the projections is
+/// followed by ReLU6; blocks with a skip add their own input back.
+fn fuse(stem: &Conv2d, blocks: &[MbConv], head: &Conv2d, fc: &Linear) -> Result<Chain> {
+    let relu6 = Some(ActivationKind::Relu6);
+    let mut stages = vec![stem.stage(relu6)];
+    for b in blocks {
+        let input = stages.len();
+        if let Some(e) = &b.expand {
+            stages.push(e.stage(relu6));
+        }
+        stages.push(b.depthwise.stage(relu6));
+        stages.push(b.project.stage(None));
+        if b.skip {
+            stages.push(Stage::AddInputOf(input));
+        }
+    }
+    stages.extend([head.stage(relu6), Stage::MeanPool, fc.stage()]);
+    Ok(Chain::new(stages)?)
 }
 
 impl ImageModel for EfficientNetLite0 {
@@ -173,6 +198,13 @@ impl ImageModel for EfficientNetLite0 {
         let mut cap = Capture::new(self, opts)?;
         let active = cap.active();
         let rule = opts.rule;
+        if !active && x.device().is_cpu() {
+            return Ok(ForwardOutput {
+                logits: ops::chain(x, &self.fused, rule)?,
+                activations: Default::default(),
+                probes: Default::default(),
+            });
+        }
         let mut h = self.act.forward(&self.stem.forward(x)?, rule)?;
         h = cap.keep("stem", h)?;
         for (i, b) in self.blocks.iter().enumerate() {

@@ -54,16 +54,8 @@ impl CustomOp1 for ActivationOp {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = f32_data(s, l, self.name())?;
-        let mut y = vec![0f32; x.len()];
-        let kind = self.kind;
-        y.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .for_each(|(y, x)| {
-                for (y, &x) in y.iter_mut().zip(x) {
-                    *y = kind.value(x);
-                }
-            });
+        let mut y = f32_data(s, l, self.name())?.to_vec();
+        apply_in_place(self.kind, &mut y);
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
@@ -123,24 +115,8 @@ impl CustomOp2 for ActivationBackward {
         if x.len() != g.len() {
             candle_core::bail!("{}: input and gradient sizes differ", self.name());
         }
-        let mut out = vec![0f32; x.len()];
-        let (kind, rule) = (self.kind, self.rule);
-        out.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
-            .for_each(|(o, (x, g))| {
-                use ActivationKind::{Relu, Relu6};
-                use BackwardRule::{DeconvNet, Gradient, GuidedBackprop};
-                // One arm per (unit, rule) so that each loop is compiled with both known
-                // and vectorises (a rule chosen inside the loop kept it scalar).
-                match (kind, rule) {
-                    (Relu, Gradient) => apply_rule(Relu, Gradient, x, g, o),
-                    (Relu, DeconvNet) => apply_rule(Relu, DeconvNet, x, g, o),
-                    (Relu, GuidedBackprop) => apply_rule(Relu, GuidedBackprop, x, g, o),
-                    (Relu6, Gradient) => apply_rule(Relu6, Gradient, x, g, o),
-                    (Relu6, DeconvNet) => apply_rule(Relu6, DeconvNet, x, g, o),
-                    (Relu6, GuidedBackprop) => apply_rule(Relu6, GuidedBackprop, x, g, o),
-                }
-            });
+        let mut out = g.to_vec();
+        mask_in_place(self.kind, self.rule, x, &mut out);
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -167,12 +143,43 @@ impl CustomOp2 for ActivationBackward {
     }
 }
 
-/// `o = rule(g, mask(x))` elementwise; inlined into call sites where `kind` and `rule` are
+/// `y ← unit(y)`, in parallel chunks.
+pub(super) fn apply_in_place(kind: ActivationKind, y: &mut [f32]) {
+    y.par_chunks_mut(CHUNK).for_each(|y| {
+        for v in y {
+            *v = kind.value(*v);
+        }
+    });
+}
+
+/// `g ← rule(g, mask)` where the mask is the unit's at `x`. `x` may be the unit's input or
+/// its output: ReLU's `x > 0` and ReLU6's `0 < x < 6` hold for the output exactly when they
+/// hold for the input (NaN fails both), which lets fused layers keep only their output.
+pub(super) fn mask_in_place(kind: ActivationKind, rule: BackwardRule, x: &[f32], g: &mut [f32]) {
+    g.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(g, x)| {
+            use ActivationKind::{Relu, Relu6};
+            use BackwardRule::{DeconvNet, Gradient, GuidedBackprop};
+            // One arm per (unit, rule) so that each loop is compiled with both known and
+            // vectorises (a rule chosen inside the loop kept it scalar).
+            match (kind, rule) {
+                (Relu, Gradient) => apply_rule(Relu, Gradient, x, g),
+                (Relu, DeconvNet) => apply_rule(Relu, DeconvNet, x, g),
+                (Relu, GuidedBackprop) => apply_rule(Relu, GuidedBackprop, x, g),
+                (Relu6, Gradient) => apply_rule(Relu6, Gradient, x, g),
+                (Relu6, DeconvNet) => apply_rule(Relu6, DeconvNet, x, g),
+                (Relu6, GuidedBackprop) => apply_rule(Relu6, GuidedBackprop, x, g),
+            }
+        });
+}
+
+/// `g = rule(g, mask(x))` elementwise; inlined into call sites where `kind` and `rule` are
 /// constants.
 #[inline(always)]
-fn apply_rule(kind: ActivationKind, rule: BackwardRule, x: &[f32], g: &[f32], o: &mut [f32]) {
-    for ((o, &x), &g) in o.iter_mut().zip(x).zip(g) {
-        *o = rule.apply(g, kind.passes(x));
+fn apply_rule(kind: ActivationKind, rule: BackwardRule, x: &[f32], g: &mut [f32]) {
+    for (g, &x) in g.iter_mut().zip(x) {
+        *g = rule.apply(*g, kind.passes(x));
     }
 }
 

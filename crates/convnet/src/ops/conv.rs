@@ -207,6 +207,40 @@ impl Conv2dParams {
         ))
     }
 
+    /// The forward pass on `n` CPU images `[in, h, w]` giving `[out, ho, wo]` each.
+    pub(super) fn forward_cpu(
+        &self,
+        x: &[f32],
+        n: usize,
+        h: usize,
+        w: usize,
+        ho: usize,
+        wo: usize,
+    ) -> Vec<f32> {
+        if self.depthwise {
+            depthwise::forward(self, x, n, h, w, ho, wo)
+        } else {
+            gemm_conv::forward(self, x, n, h, w, ho, wo)
+        }
+    }
+
+    /// The input gradient on the CPU: the adjoint of [`Self::forward_cpu`].
+    pub(super) fn input_grad_cpu(
+        &self,
+        g: &[f32],
+        n: usize,
+        h: usize,
+        w: usize,
+        ho: usize,
+        wo: usize,
+    ) -> Vec<f32> {
+        if self.depthwise {
+            depthwise::input_grad(self, g, n, h, w, ho, wo)
+        } else {
+            gemm_conv::input_grad(self, g, n, h, w, ho, wo)
+        }
+    }
+
     /// Number of multiply-adds of the forward pass for an `h × w` input (one image).
     pub fn macs(&self, h: usize, w: usize) -> usize {
         let (ho, wo) = self.output_size(h, w).unwrap_or((0, 0));
@@ -247,11 +281,7 @@ impl CustomOp1 for Conv2dOp {
         let p = &*self.0;
         let x = f32_data(s, l, self.name())?;
         let (n, h, w, ho, wo) = self.input_dims(l)?;
-        let y = if p.depthwise {
-            depthwise::forward(p, x, n, h, w, ho, wo)
-        } else {
-            gemm_conv::forward(p, x, n, h, w, ho, wo)
-        };
+        let y = p.forward_cpu(x, n, h, w, ho, wo);
         Ok((CpuStorage::F32(y), Shape::from((n, p.out_channels, ho, wo))))
     }
 
@@ -310,11 +340,7 @@ impl CustomOp1 for Conv2dInputGrad {
         let p = &*self.params;
         let g = f32_data(s, l, self.name())?;
         let (n, _, ho, wo) = nchw(l, self.name())?;
-        let dx = if p.depthwise {
-            depthwise::input_grad(p, g, n, self.h, self.w, ho, wo)
-        } else {
-            gemm_conv::input_grad(p, g, n, self.h, self.w, ho, wo)
-        };
+        let dx = p.input_grad_cpu(g, n, self.h, self.w, ho, wo);
         Ok((
             CpuStorage::F32(dx),
             Shape::from((n, p.in_channels, self.h, self.w)),

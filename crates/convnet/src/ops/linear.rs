@@ -68,6 +68,45 @@ impl LinearParams {
     }
 }
 
+impl LinearParams {
+    /// `y [n × out] = x [n × in] · Wᵀ + b` on the CPU.
+    pub(super) fn forward_cpu(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let mut y = vec![0f32; n * self.out_features];
+        if let Some(b) = &self.bias {
+            for row in y.chunks_mut(self.out_features) {
+                row.copy_from_slice(b);
+            }
+        }
+        matmul(
+            &mut y,
+            n,
+            self.out_features,
+            self.in_features,
+            MatRef::rows(x, self.in_features),
+            MatRef::transposed(&self.weight, self.in_features),
+            self.bias.is_some(),
+            true,
+        );
+        y
+    }
+
+    /// `dx [n × in] = g [n × out] · W` on the CPU.
+    pub(super) fn input_grad_cpu(&self, g: &[f32], n: usize) -> Vec<f32> {
+        let mut dx = vec![0f32; n * self.in_features];
+        matmul(
+            &mut dx,
+            n,
+            self.in_features,
+            self.out_features,
+            MatRef::rows(g, self.out_features),
+            MatRef::rows(&self.weight, self.in_features),
+            false,
+            true,
+        );
+        dx
+    }
+}
+
 /// `x W^T + b` for `x` of shape `[n, in]`.
 pub fn linear(x: &Tensor, params: &Arc<LinearParams>) -> candle_core::Result<Tensor> {
     x.contiguous()?.apply_op1(LinearOp(params.clone()))
@@ -91,23 +130,7 @@ impl CustomOp1 for LinearOp {
         let p = &*self.0;
         let x = f32_data(s, l, self.name())?;
         let n = rows(l, p.in_features, self.name())?;
-        let mut y = vec![0f32; n * p.out_features];
-        if let Some(b) = &p.bias {
-            for row in y.chunks_mut(p.out_features) {
-                row.copy_from_slice(b);
-            }
-        }
-        // y [n × out] = x [n × in] · Wᵀ [in × out]
-        matmul(
-            &mut y,
-            n,
-            p.out_features,
-            p.in_features,
-            MatRef::rows(x, p.in_features),
-            MatRef::transposed(&p.weight, p.in_features),
-            p.bias.is_some(),
-            true,
-        );
+        let y = p.forward_cpu(x, n);
         Ok((CpuStorage::F32(y), Shape::from((n, p.out_features))))
     }
 
@@ -153,18 +176,7 @@ impl CustomOp1 for LinearInputGrad {
         let p = &*self.0;
         let g = f32_data(s, l, self.name())?;
         let n = rows(l, p.out_features, self.name())?;
-        // dx [n × in] = g [n × out] · W [out × in]
-        let mut dx = vec![0f32; n * p.in_features];
-        matmul(
-            &mut dx,
-            n,
-            p.in_features,
-            p.out_features,
-            MatRef::rows(g, p.out_features),
-            MatRef::rows(&p.weight, p.in_features),
-            false,
-            true,
-        );
+        let dx = p.input_grad_cpu(g, n);
         Ok((CpuStorage::F32(dx), Shape::from((n, p.in_features))))
     }
 

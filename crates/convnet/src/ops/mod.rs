@@ -5,6 +5,7 @@
 //! no backward for overlapping pools) and compute weight gradients that attribution never
 //! needs. Every op here holds its weights as constants and returns only the input gradient.
 mod activation;
+mod chain;
 mod conv;
 #[cfg(feature = "cuda")]
 pub mod cuda;
@@ -14,6 +15,7 @@ mod linear;
 mod maxpool;
 
 pub use activation::{activation, ActivationKind};
+pub use chain::{chain, Chain, Stage};
 pub use conv::{conv2d, Conv2dParams, Padding};
 pub use linear::{linear, LinearParams};
 pub use maxpool::{max_pool2d, MaxPool2d};
