@@ -52,8 +52,17 @@ fn build_grid(net: &Net, w: usize, h: usize) -> GridGraph {
     )
 }
 
-fn check(net: &Net, mut g: impl Network) -> Result<(), TestCaseError> {
-    let flow = g.maxflow();
+fn check(net: &Net, g: impl Network) -> Result<(), TestCaseError> {
+    check_solved(net, g, |g| g.maxflow())
+}
+
+/// [`check`] with the max-flow found by `solve`.
+fn check_solved<N: Network>(
+    net: &Net,
+    mut g: N,
+    solve: impl FnOnce(&mut N) -> f64,
+) -> Result<(), TestCaseError> {
+    let flow = solve(&mut g);
     let reference = dinic(net);
     prop_assert!(
         (flow - reference).abs() < 1e-6,
@@ -165,6 +174,25 @@ proptest! {
     fn grid_graphs(((w, h), net) in grid()) {
         check(&net, build(&net))?;
         check(&net, build_grid(&net, w, h))?;
+    }
+
+    /// Bands solved apart and then merged give a maximum flow, and with integer
+    /// capacities (exact arithmetic) exactly the cut of the one-band search.
+    #[test]
+    fn grid_graphs_in_bands(((w, h), net) in grid(), bands in 2usize..5) {
+        check_solved(&net, build_grid(&net, w, h), |g| g.maxflow_in_bands(bands))?;
+        let mut integral = net.clone();
+        for e in &mut integral.edges {
+            (e.2, e.3) = (e.2.floor(), e.3.floor());
+        }
+        for t in &mut integral.terminals {
+            *t = (t.0.floor(), t.1.floor());
+        }
+        let (mut whole, mut banded) = (build_grid(&integral, w, h), build_grid(&integral, w, h));
+        prop_assert_eq!(whole.maxflow_in_bands(1), banded.maxflow_in_bands(bands));
+        for u in 0..w * h {
+            prop_assert_eq!(whole.side(u), banded.side(u), "node {}", u);
+        }
     }
 }
 

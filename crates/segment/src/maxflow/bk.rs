@@ -108,10 +108,21 @@ impl<N: Arcs> Search<'_, N> {
         }
     }
 
+    /// Makes `p` an orphan to be adopted after those already waiting.
     #[inline]
     fn orphan(&mut self, p: usize) {
         self.node[p].parent = ORPHAN;
         self.orphans.push_back(p as u32);
+    }
+
+    /// Makes `p` an orphan to be adopted before every other. An augmentation orphans nodes
+    /// from the meeting point towards the root; taking the last (nearest the root) first
+    /// lets it find a parent before the orphans below it look for paths through it
+    /// (Kolmogorov's implementation does the same).
+    #[inline]
+    fn orphan_first(&mut self, p: usize) {
+        self.node[p].parent = ORPHAN;
+        self.orphans.push_front(p as u32);
     }
 
     /// Residual capacity that lets `tree` extend along arc `a` (from a tree node outward).
@@ -232,7 +243,7 @@ impl<N: Arcs> Search<'_, N> {
             *c -= b;
             if *c <= 0.0 {
                 *c = 0.0;
-                self.orphan(child);
+                self.orphan_first(child);
             }
             child = self.g.head(up);
         }
@@ -240,7 +251,7 @@ impl<N: Arcs> Search<'_, N> {
         *tr += signed;
         if *tr * signed.signum() >= 0.0 {
             *tr = 0.0;
-            self.orphan(root);
+            self.orphan_first(root);
         }
     }
 

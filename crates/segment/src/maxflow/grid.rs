@@ -4,6 +4,7 @@
 //! out) around the image keeps every head in range, so the search needs no border tests.
 //! No head or reverse is stored per arc, so the parent walks of the search (augmenting
 //! paths, adoption) need no arc lookups.
+use super::bands;
 use super::network::{sealed, Network, Residuals};
 use std::ops::Range;
 
@@ -73,13 +74,24 @@ impl GridGraph {
                 }
             }
         }
+        GridGraph::from_residuals(w, h, Residuals::new(caps, src, snk))
+    }
+
+    /// A `w × h` grid over residual arrays already laid out on its padded nodes.
+    pub(super) fn from_residuals(w: usize, h: usize, residuals: Residuals) -> GridGraph {
+        let stride = w + 2;
         GridGraph {
             w,
             h,
             stride,
-            offset,
-            residuals: Residuals::new(caps, src, snk),
+            offset: DIRS.map(|(dy, dx)| dy * stride as isize + dx),
+            residuals,
         }
+    }
+
+    /// Nodes per padded row.
+    pub(super) fn stride(&self) -> usize {
+        self.stride
     }
 
     pub fn width(&self) -> usize {
@@ -125,4 +137,21 @@ impl sealed::Arcs for GridGraph {
     }
 }
 
-impl Network for GridGraph {}
+impl Network for GridGraph {
+    /// Uses every thread of the current rayon pool on grids tall enough to split into row
+    /// bands (see `bands`); the flow and the cut are those of the one-thread search.
+    fn maxflow(&mut self) -> f64 {
+        let bands = bands::band_count(self.h, rayon::current_num_threads());
+        bands::solve_in_bands(self, bands);
+        self.residuals.flow
+    }
+}
+
+impl GridGraph {
+    /// The max-flow found with exactly `bands` row bands (1: the plain one-thread search).
+    /// For tests and measurements; [`Network::maxflow`] picks the count itself.
+    pub fn maxflow_in_bands(&mut self, bands: usize) -> f64 {
+        bands::solve_in_bands(self, bands.clamp(1, self.h.max(1)));
+        self.residuals.flow
+    }
+}

@@ -5,6 +5,7 @@
 //! creates, with the paper's distance/timestamp heuristic for choosing new parents.
 //! Works on any graph ([`GraphBuilder`] packs one into [`FlowGraph`]); pixel grids have
 //! their own compact layout, [`GridGraph`]. Both answer through the [`Network`] trait.
+mod bands;
 mod bk;
 mod graph;
 mod grid;
