@@ -6,7 +6,9 @@ use image::RgbImage;
 use ndarray::Array2;
 use segment::gmm::ColourModel;
 use segment::maxflow::Network;
-use segment::{build_graph, quantile_seeds, GraphCutParams, GraphCutSegmenter, Segmenter};
+use segment::{
+    build_graph, colour_unaries, quantile_seeds, GraphCutParams, GraphCutSegmenter, Segmenter,
+};
 use std::path::PathBuf;
 
 fn fixture(id: &str) -> (RgbImage, Array2<f32>) {
@@ -46,11 +48,7 @@ fn bench(c: &mut Criterion) {
     };
     let (fg, _) = ColourModel::fit(&points(&seeds.foreground), &p.gmm);
     let (bg, _) = ColourModel::fit(&points(&seeds.background), &p.gmm);
-    let cost = |m: &ColourModel| {
-        Array2::from_shape_fn((224, 224), |(y, x)| {
-            m.neg_log_likelihood(img.get_pixel(x as u32, y as u32).0.map(|c| c as f64))
-        })
-    };
+    let cost = |m: &ColourModel| m.neg_log_likelihoods(&img);
     let graph = build_graph(&img, &cost(&fg), &cost(&bg), p.gamma, None);
     let mut g = c.benchmark_group("segment-224");
     g.sample_size(30);
@@ -60,6 +58,16 @@ fn bench(c: &mut Criterion) {
             |gr| gr.maxflow(),
             criterion::BatchSize::LargeInput,
         )
+    });
+    g.bench_function("bk-maxflow-8-connected-one-band", |b| {
+        b.iter_batched_ref(
+            || graph.clone(),
+            |gr| gr.maxflow_in_bands(1),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("unaries-both-models", |b| {
+        b.iter(|| colour_unaries(&img, &seeds, &p.gmm))
     });
     g.bench_function("gmm-fit-both", |b| {
         b.iter(|| {

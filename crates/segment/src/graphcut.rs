@@ -5,7 +5,7 @@ use crate::error::{Result, SegmentError};
 use crate::gmm::{ColourModel, GmmParams};
 use crate::grabcut::build_graph;
 use crate::maxflow::{Network, Side};
-use crate::seeds::quantile_seeds;
+use crate::seeds::{quantile_seeds, Seeds};
 use crate::{Segmentation, Segmenter};
 use image::RgbImage;
 use ndarray::Array2;
@@ -56,6 +56,41 @@ fn colours(img: &RgbImage, mask: &Array2<bool>) -> Array2<f64> {
     Array2::from_shape_vec((pts.len() / 3, 3), pts).expect("three values per pixel")
 }
 
+/// The unary terms of the cut: `−log p` of every pixel under the foreground and the
+/// background colour model, and what the fits had to say.
+#[derive(Clone, Debug)]
+pub struct Unaries {
+    pub cost_fg: Array2<f64>,
+    pub cost_bg: Array2<f64>,
+    pub notes: Vec<String>,
+}
+
+/// Fits a colour model to each kind of seed and scores every pixel under both. The two
+/// models are independent, so each is fitted and scored on its own thread.
+pub fn colour_unaries(image: &RgbImage, seeds: &Seeds, params: &GmmParams) -> Unaries {
+    let model = |mask: &Array2<bool>| {
+        let (m, report) = ColourModel::fit(&colours(image, mask), params);
+        (m.neg_log_likelihoods(image), report)
+    };
+    let ((cost_fg, fg), (cost_bg, bg)) =
+        rayon::join(|| model(&seeds.foreground), || model(&seeds.background));
+    let notes = (fg
+        .notes
+        .into_iter()
+        .map(|n| format!("foreground model: {n}")))
+    .chain(
+        bg.notes
+            .into_iter()
+            .map(|n| format!("background model: {n}")),
+    )
+    .collect();
+    Unaries {
+        cost_fg,
+        cost_bg,
+        notes,
+    }
+}
+
 impl GraphCutSegmenter {
     pub fn new(params: GraphCutParams) -> Self {
         GraphCutSegmenter { params }
@@ -99,26 +134,13 @@ impl Segmenter for GraphCutSegmenter {
             ));
             return Ok(Segmentation::nothing(dim, seeds, notes));
         }
-        let (fg_model, r1) = ColourModel::fit(&colours(image, &seeds.foreground), &p.gmm);
-        let (bg_model, r2) = ColourModel::fit(&colours(image, &seeds.background), &p.gmm);
-        notes.extend(
-            r1.notes
-                .into_iter()
-                .map(|n| format!("foreground model: {n}")),
-        );
-        notes.extend(
-            r2.notes
-                .into_iter()
-                .map(|n| format!("background model: {n}")),
-        );
+        let Unaries {
+            cost_fg,
+            cost_bg,
+            notes: fit_notes,
+        } = colour_unaries(image, &seeds, &p.gmm);
+        notes.extend(fit_notes);
         let w = image.width() as usize;
-        let score = |m: &ColourModel| {
-            Array2::from_shape_fn(dim, |(y, x)| {
-                let px = image.get_pixel(x as u32, y as u32);
-                m.neg_log_likelihood([px[0] as f64, px[1] as f64, px[2] as f64])
-            })
-        };
-        let (cost_fg, cost_bg) = (score(&fg_model), score(&bg_model));
         let hard = p
             .hard_seeds
             .then_some((&seeds.foreground, &seeds.background));

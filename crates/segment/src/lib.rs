@@ -35,7 +35,7 @@ mod threshold;
 pub use components::{bounding_box, component_boxes, largest_component, BoundingBox};
 pub use error::{Result, SegmentError};
 pub use grabcut::{build_graph, contrast_beta};
-pub use graphcut::{seed_fallback_box, GraphCutParams, GraphCutSegmenter};
+pub use graphcut::{colour_unaries, seed_fallback_box, GraphCutParams, GraphCutSegmenter, Unaries};
 pub use seeds::{quantile, quantile_seeds, Seeds};
 pub use threshold::ThresholdSegmenter;
 

@@ -25,7 +25,12 @@ impl Seeds {
 pub fn quantile(values: &[f32], q: f64) -> f32 {
     assert!(!values.is_empty());
     let mut v = values.to_vec();
-    v.sort_by(f32::total_cmp);
+    v.sort_unstable_by(f32::total_cmp);
+    quantile_of_sorted(&v, q)
+}
+
+/// [`quantile`] of values already sorted ascending.
+fn quantile_of_sorted(v: &[f32], q: f64) -> f32 {
     let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
     let lo = pos.floor() as usize;
     let hi = pos.ceil() as usize;
@@ -36,9 +41,10 @@ pub fn quantile(values: &[f32], q: f64) -> f32 {
 /// Foreground: saliency strictly above the `fg_q` quantile; background: strictly below
 /// the `bg_q` quantile.
 pub fn quantile_seeds(saliency: &Array2<f32>, fg_q: f64, bg_q: f64) -> Seeds {
-    let values: Vec<f32> = saliency.iter().copied().collect();
-    let fg_threshold = quantile(&values, fg_q);
-    let bg_threshold = quantile(&values, bg_q);
+    let mut values: Vec<f32> = saliency.iter().copied().collect();
+    values.sort_unstable_by(f32::total_cmp);
+    let fg_threshold = quantile_of_sorted(&values, fg_q);
+    let bg_threshold = quantile_of_sorted(&values, bg_q);
     Seeds {
         foreground: saliency.mapv(|s| s > fg_threshold),
         background: saliency.mapv(|s| s < bg_threshold),

@@ -1,19 +1,23 @@
-//! Gaussian-mixture colour models (full covariance), fitted with linfa-clustering, scored
-//! here: linfa gives no per-sample likelihood, so `−log p(x)` is computed from the fitted
-//! weights, means and precisions with log-sum-exp. Fitting falls back to fewer components
-//! and stronger covariance regularisation when linfa reports an error (or panics), and says
-//! so.
+//! Gaussian-mixture colour models (full covariance): started from linfa-clustering's
+//! K-means (or random responsibilities), fitted by EM as scikit-learn fits them ([`em`]),
+//! scored with log-sum-exp. Fitting falls back to fewer components and stronger covariance
+//! regularisation when a fit fails, and says so.
+use image::RgbImage;
 use linfa::prelude::*;
-use linfa_clustering::{GaussianMixtureModel, GmmInitMethod};
+use linfa_clustering::KMeans;
 use ndarray::{Array1, Array2, Axis};
-use rand_xoshiro::rand_core::SeedableRng;
+use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
+
+mod em;
+pub use em::EmOutcome;
 
 /// A fitted mixture of 3-D Gaussians, ready to score colours.
 #[derive(Clone, Debug)]
 pub struct ColourModel {
     /// `log w_k − ½ log|Σ_k| − (3/2) log 2π` per component.
     log_norm: Vec<f64>,
+    weights: Vec<f64>,
     means: Vec<[f64; 3]>,
     precisions: Vec<[[f64; 3]; 3]>,
     /// Components actually used.
@@ -24,6 +28,8 @@ pub struct ColourModel {
 #[derive(Clone, Debug, Default)]
 pub struct FitReport {
     pub notes: Vec<String>,
+    /// EM iterations of the fit that was kept (0 for the one-Gaussian fallback).
+    pub em_iterations: usize,
 }
 
 /// Fitting parameters.
@@ -117,7 +123,16 @@ impl ColourModel {
         let mut reg = params.reg_covariance;
         for _attempt in 0..6 {
             match try_fit(&data, k, reg, params) {
-                Ok(model) => return (model, report),
+                Ok((model, outcome)) => {
+                    report.em_iterations = outcome.iterations;
+                    if !outcome.converged {
+                        report.notes.push(format!(
+                            "EM stopped after {} iterations without converging",
+                            outcome.iterations
+                        ));
+                    }
+                    return (model, report);
+                }
                 Err(e) => {
                     report.notes.push(format!(
                         "GMM with {k} components, reg {reg:.0e} failed ({e})"
@@ -174,18 +189,38 @@ impl ColourModel {
             .collect();
         ColourModel {
             log_norm,
+            weights: weights.to_vec(),
             means: means.to_vec(),
             precisions: precisions.to_vec(),
             components: weights.len(),
         }
     }
 
+    /// `−log p(x)` of every pixel of `image`, as a `height × width` map.
+    pub fn neg_log_likelihoods(&self, image: &RgbImage) -> Array2<f64> {
+        let (w, h) = (image.width() as usize, image.height() as usize);
+        let px = image.as_raw();
+        Array2::from_shape_fn((h, w), |(y, x)| {
+            let i = 3 * (y * w + x);
+            self.neg_log_likelihood([px[i] as f64, px[i + 1] as f64, px[i + 2] as f64])
+        })
+    }
+
     /// `−log p(x)` for a colour `x`.
     #[inline]
     pub fn neg_log_likelihood(&self, x: [f64; 3]) -> f64 {
         let mut terms = [0f64; 16];
+        let terms = &mut terms[..self.components.min(16)];
+        let best = self.component_log_densities(x, terms);
+        let sum: f64 = terms.iter().map(|t| (t - best).exp()).sum();
+        -(best + sum.ln())
+    }
+
+    /// `log w_k + log N(x; μ_k, Σ_k)` of each component into `out`; returns the largest.
+    #[inline]
+    fn component_log_densities(&self, x: [f64; 3], out: &mut [f64]) -> f64 {
         let mut best = f64::NEG_INFINITY;
-        for k in 0..self.components {
+        for (k, t) in out.iter_mut().enumerate() {
             let m = &self.means[k];
             let d = [x[0] - m[0], x[1] - m[1], x[2] - m[2]];
             let p = &self.precisions[k];
@@ -193,15 +228,15 @@ impl ColourModel {
             for i in 0..3 {
                 q += d[i] * (p[i][0] * d[0] + p[i][1] * d[1] + p[i][2] * d[2]);
             }
-            let t = self.log_norm[k] - 0.5 * q;
-            terms[k.min(15)] = t;
-            best = best.max(t);
+            *t = self.log_norm[k] - 0.5 * q;
+            best = best.max(*t);
         }
-        let sum: f64 = terms[..self.components.min(16)]
-            .iter()
-            .map(|t| (t - best).exp())
-            .sum();
-        -(best + sum.ln())
+        best
+    }
+
+    /// The mixing weight of component `k`.
+    pub fn weight(&self, k: usize) -> f64 {
+        self.weights[k]
     }
 }
 
@@ -218,55 +253,53 @@ fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
     ])
 }
 
+/// One EM fit with `k` components from the start `params.init` asks for.
 fn try_fit(
     data: &Array2<f64>,
     k: usize,
     reg: f64,
     params: &GmmParams,
-) -> Result<ColourModel, String> {
-    let dataset = DatasetBase::from(data.clone());
-    let rng = Xoshiro256Plus::seed_from_u64(params.seed);
-    let fitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        GaussianMixtureModel::params(k)
-            .n_runs(1)
-            .tolerance(params.tolerance)
-            .max_n_iterations(params.max_iterations)
-            .reg_covariance(reg)
-            .init_method(match params.init {
-                GmmInit::Random => GmmInitMethod::Random,
-                GmmInit::KMeans => GmmInitMethod::KMeans,
+) -> Result<(ColourModel, EmOutcome), String> {
+    let points: Vec<[f64; 3]> = data
+        .rows()
+        .into_iter()
+        .map(|r| [r[0], r[1], r[2]])
+        .collect();
+    let mut rng = Xoshiro256Plus::seed_from_u64(params.seed);
+    let resp: Vec<f64> = match params.init {
+        GmmInit::KMeans => {
+            let dataset = DatasetBase::from(data.clone());
+            let fitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                KMeans::params_with_rng(k, rng.clone())
+                    .n_runs(1)
+                    .fit(&dataset)
+            }))
+            .map_err(|_| "linfa's K-means panicked".to_string())?
+            .map_err(|e| format!("K-means: {e}"))?;
+            let labels = fitted.predict(&dataset);
+            labels
+                .iter()
+                .flat_map(|&l| (0..k).map(move |c| if c == l { 1.0 } else { 0.0 }))
+                .collect()
+        }
+        GmmInit::Random => (0..points.len())
+            .flat_map(|_| {
+                let r: Vec<f64> = (0..k)
+                    .map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
+                    .collect();
+                let total: f64 = r.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+                r.into_iter().map(move |v| v / total)
             })
-            .with_rng(rng)
-            .fit(&dataset)
-    }))
-    .map_err(|_| "linfa panicked".to_string())?
-    .map_err(|e| e.to_string())?;
-    let w = fitted.weights();
-    let means = fitted.means();
-    let prec = fitted.precisions();
-    let mut ms = Vec::with_capacity(k);
-    let mut ps = Vec::with_capacity(k);
-    for c in 0..w.len() {
-        ms.push([means[(c, 0)], means[(c, 1)], means[(c, 2)]]);
-        let mut p = [[0f64; 3]; 3];
-        for (i, row) in p.iter_mut().enumerate() {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = prec[(c, i, j)];
-            }
-        }
-        if !p.iter().flatten().all(|v| v.is_finite()) || det3(&p) <= 0.0 {
-            return Err("non-finite or singular precision".into());
-        }
-        ps.push(p);
-    }
-    if !w.iter().all(|v| v.is_finite()) {
-        return Err("non-finite weights".into());
-    }
-    Ok(ColourModel::from_parts(
-        w.as_slice().unwrap_or(&w.to_vec()),
-        &ms,
-        &ps,
-    ))
+            .collect(),
+    };
+    let start = em::m_step(&points, &resp, k, reg)?;
+    em::run(
+        &points,
+        start,
+        reg,
+        params.max_iterations as usize,
+        params.tolerance,
+    )
 }
 
 #[cfg(test)]
