@@ -198,6 +198,9 @@ fn class_model(peer: &dyn Fn(&str) -> anyhow::Result<Option<Value>>) -> anyhow::
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
     if n % 2 == 1 {
         v[n / 2]
     } else {
@@ -205,71 +208,99 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// The segmentation stage on the fixtures' pixels and saliency: ours (the segment crate's
-/// example) and the Python peer's functions, same inputs, one thread each.
-fn segmentation(peer_python: &Path) -> anyhow::Result<()> {
-    let fixtures: Vec<String> = std::fs::read_dir(shared().join("reference/fixtures"))?
-        .filter_map(|e| {
-            let p = e.ok()?.path();
-            (p.extension()? == "safetensors")
-                .then(|| p.file_stem().unwrap().to_string_lossy().to_string())
-        })
-        .collect();
-    let unaries = std::env::temp_dir().join("deepinside-segment-unaries");
-    let out = run_cmd(
-        Command::new("cargo")
-            .current_dir(root())
-            .env("RAYON_NUM_THREADS", "1")
-            .env("DEEPINSIDE_SHARED", shared())
-            .env("DEEPINSIDE_UNARIES", &unaries)
-            .args([
-                "run",
-                "--quiet",
-                "--release",
-                "-p",
-                "deepinside-segment",
-                "--example",
-                "segment_fixture",
-            ])
-            .arg(std::env::temp_dir().join("deepinside-segment-bench"))
-            .args(&fixtures),
-    )?;
-    // Lines look like "ILSVRC2012_val_00000560: 69.4 ms, box ...".
-    let mut ours: Vec<(String, f64)> = out
+/// Per-image times printed by the segment crate's example (`ID: 69.4 ms, box ...`), and its
+/// whole output (for the same-graph max-flow lines).
+fn segment_example(
+    fixtures: &[String],
+    threads: usize,
+    scikit_fit: bool,
+    unaries: &Path,
+) -> anyhow::Result<(Vec<(String, f64)>, String)> {
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(root())
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .env("DEEPINSIDE_SHARED", shared())
+        .env("DEEPINSIDE_UNARIES", unaries)
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "deepinside-segment",
+            "--example",
+            "segment_fixture",
+        ])
+        .arg(std::env::temp_dir().join("deepinside-segment-bench"));
+    if scikit_fit {
+        cmd.arg("--scikit-fit");
+    }
+    let out = run_cmd(cmd.args(fixtures))?;
+    let mut times: Vec<(String, f64)> = out
         .lines()
         .filter_map(|l| {
             let (id, rest) = l.split_once(": ")?;
             Some((id.to_string(), rest.split(" ms").next()?.parse().ok()?))
         })
         .collect();
-    ours.sort_by(|a, b| a.0.cmp(&b.0));
-    let ours_median = median(ours.iter().map(|(_, ms)| *ms).collect());
-    println!("\n| segmentation stage, fixtures' pixels and saliency, one thread | ours ms | peer ms | ratio |");
-    println!("|---|---|---|---|");
-    if !peer_python.exists() {
-        println!(
-            "| median over {} images | {ours_median:.0} | (no peer) | |",
-            ours.len()
-        );
-        return Ok(());
-    }
-    let peer: Value = serde_json::from_str(&run_cmd(
-        Command::new(peer_python)
-            .arg(root().join("xtask/peers/segment_peer.py"))
-            .arg(shared()),
-    )?)?;
-    let mut theirs = Vec::new();
-    for (id, ms) in &ours {
-        if let Some(p) = peer.get(id).and_then(Value::as_f64) {
-            println!("| {id} | {ms:.0} | {p:.0} | {:.2} |", ms / p);
-            theirs.push(p);
+    times.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok((times, out))
+}
+
+/// The segmentation stage on the fixtures' pixels and saliency: ours (the segment crate's
+/// example; its default fit on one and two threads, and the `paper` preset's scikit-learn
+/// fit on two) and the Python peer's functions (one thread: PyMaxflow has no other), same
+/// inputs, best of three each.
+fn segmentation(peer_python: &Path) -> anyhow::Result<()> {
+    let mut fixtures: Vec<String> = std::fs::read_dir(shared().join("reference/fixtures"))?
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            (p.extension()? == "safetensors")
+                .then(|| p.file_stem().unwrap().to_string_lossy().to_string())
+        })
+        .collect();
+    fixtures.sort();
+    let unaries = std::env::temp_dir().join("deepinside-segment-unaries");
+    let (one, out) = segment_example(&fixtures, 1, false, &unaries)?;
+    let (two, _) = segment_example(&fixtures, 2, false, &unaries)?;
+    let (paper, _) = segment_example(
+        &fixtures,
+        2,
+        true,
+        &std::env::temp_dir().join("deepinside-segment-unaries-paper"),
+    )?;
+    let peer: Option<Value> = if peer_python.exists() {
+        Some(serde_json::from_str(&run_cmd(
+            Command::new(peer_python)
+                .arg(root().join("xtask/peers/segment_peer.py"))
+                .arg(shared()),
+        )?)?)
+    } else {
+        None
+    };
+    println!("\n| segmentation stage (seeds, GMMs, graph, cut, component, box), fixtures' pixels and saliency | ours, default fit, 1 thread ms | ours, default fit, 2 threads ms | ours, scikit-learn fit (`paper`), 2 threads ms | peer (1 thread) ms | ratios (1 thr / 2 thr / paper) |");
+    println!("|---|---|---|---|---|---|");
+    let mut cols: [Vec<f64>; 4] = Default::default();
+    for (((id, a), (_, b)), (_, c)) in one.iter().zip(&two).zip(&paper) {
+        let p = peer.as_ref().and_then(|v| v.get(id)?.as_f64());
+        let ratios = p.map_or(String::new(), |p| {
+            format!("{:.2} / {:.2} / {:.2}", a / p, b / p, c / p)
+        });
+        let shown = p.map_or("(no peer)".to_string(), |p| format!("{p:.0}"));
+        println!("| {id} | {a:.0} | {b:.0} | {c:.0} | {shown} | {ratios} |");
+        for (col, v) in cols.iter_mut().zip([Some(*a), Some(*b), Some(*c), p]) {
+            col.extend(v);
         }
     }
-    let peer_median = median(theirs);
+    let [a, b, c, p] = cols.map(median);
     println!(
-        "| median | {ours_median:.0} | {peer_median:.0} | {:.2} |",
-        ours_median / peer_median
+        "| median | {a:.0} | {b:.0} | {c:.0} | {p:.0} | {:.2} / {:.2} / {:.2} |",
+        a / p,
+        b / p,
+        c / p
     );
+    if peer.is_none() {
+        return Ok(());
+    }
     same_graph_maxflow(peer_python, &out, &unaries)
 }
 
