@@ -181,7 +181,8 @@ mod tests {
     use super::*;
 
     /// Deterministic samples of two well-separated Gaussians (Box–Muller on a fixed
-    /// sequence), with their true weights, means and covariances.
+    /// sequence): a third at (40, 60, 80) with σ 5, two thirds at (200, 150, 30) with
+    /// σ (10, 3, 10).
     fn two_blobs() -> Vec<[f64; 3]> {
         let mut u = 0.123_f64;
         let mut next = || {

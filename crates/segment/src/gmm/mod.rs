@@ -151,27 +151,16 @@ impl ColourModel {
         (ColourModel::single(&data, reg.max(1.0)), report)
     }
 
-    /// One Gaussian from the sample moments, regularised by `reg` on the diagonal.
+    /// One Gaussian from the sample moments, regularised by `reg` on the diagonal (the
+    /// M-step with every sample in the one component).
     pub fn single(data: &Array2<f64>, reg: f64) -> ColourModel {
-        let n = data.nrows().max(1) as f64;
-        let mean = data.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(3));
-        let mut cov = [[0f64; 3]; 3];
-        for row in data.rows() {
-            for i in 0..3 {
-                for j in 0..3 {
-                    cov[i][j] += (row[i] - mean[i]) * (row[j] - mean[j]) / n;
-                }
-            }
-        }
-        for (i, row) in cov.iter_mut().enumerate() {
-            row[i] += reg;
-        }
-        let precision = invert3(&cov).unwrap_or([
-            [1.0 / reg, 0.0, 0.0],
-            [0.0, 1.0 / reg, 0.0],
-            [0.0, 0.0, 1.0 / reg],
-        ]);
-        ColourModel::from_parts(&[1.0], &[[mean[0], mean[1], mean[2]]], &[precision])
+        let points = rows3(data);
+        em::m_step(&points, &vec![1.0; points.len()], 1, reg).unwrap_or_else(|_| {
+            let mean = data.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(3));
+            let p = 1.0 / reg;
+            let precision = [[p, 0.0, 0.0], [0.0, p, 0.0], [0.0, 0.0, p]];
+            ColourModel::from_parts(&[1.0], &[[mean[0], mean[1], mean[2]]], &[precision])
+        })
     }
 
     fn from_parts(
@@ -253,6 +242,14 @@ fn invert3(m: &[[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
     ])
 }
 
+/// The rows of an `[n, 3]` array as colour triples.
+fn rows3(data: &Array2<f64>) -> Vec<[f64; 3]> {
+    data.rows()
+        .into_iter()
+        .map(|r| [r[0], r[1], r[2]])
+        .collect()
+}
+
 /// One EM fit with `k` components from the start `params.init` asks for.
 fn try_fit(
     data: &Array2<f64>,
@@ -260,11 +257,7 @@ fn try_fit(
     reg: f64,
     params: &GmmParams,
 ) -> Result<(ColourModel, EmOutcome), String> {
-    let points: Vec<[f64; 3]> = data
-        .rows()
-        .into_iter()
-        .map(|r| [r[0], r[1], r[2]])
-        .collect();
+    let points = rows3(data);
     let mut rng = Xoshiro256Plus::seed_from_u64(params.seed);
     let resp: Vec<f64> = match params.init {
         GmmInit::KMeans => {
