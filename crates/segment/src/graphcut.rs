@@ -3,7 +3,7 @@
 use crate::components::{bounding_box, largest_component, BoundingBox};
 use crate::error::{Result, SegmentError};
 use crate::gmm::{ColourModel, GmmParams};
-use crate::grabcut::build_graph;
+use crate::grabcut::{build_graph_from_weights, contrast_weights};
 use crate::maxflow::{Network, Side};
 use crate::seeds::{quantile_seeds, Seeds};
 use crate::{Segmentation, Segmenter};
@@ -134,17 +134,22 @@ impl Segmenter for GraphCutSegmenter {
             ));
             return Ok(Segmentation::nothing(dim, seeds, notes));
         }
+        // The pairwise terms depend on the image alone: computed while the models fit.
+        let (unaries, weights) = rayon::join(
+            || colour_unaries(image, &seeds, &p.gmm),
+            || contrast_weights(image, p.gamma),
+        );
         let Unaries {
             cost_fg,
             cost_bg,
             notes: fit_notes,
-        } = colour_unaries(image, &seeds, &p.gmm);
+        } = unaries;
         notes.extend(fit_notes);
         let w = image.width() as usize;
         let hard = p
             .hard_seeds
             .then_some((&seeds.foreground, &seeds.background));
-        let mut graph = build_graph(image, &cost_fg, &cost_bg, p.gamma, hard);
+        let mut graph = build_graph_from_weights(&weights, &cost_fg, &cost_bg, hard);
         let flow = graph.maxflow();
         let foreground = Array2::from_shape_fn(dim, |(y, x)| graph.side(y * w + x) == Side::Source);
         let object = largest_component(&foreground);

@@ -122,7 +122,7 @@ pub(super) fn e_step(model: &ColourModel, points: &[[f64; 3]], resp: &mut [f64])
                 let best = model.component_log_densities(*x, r);
                 let mut sum = 0.0;
                 for t in r.iter_mut() {
-                    *t = (*t - best).exp();
+                    *t = super::relative_exp(*t - best);
                     sum += *t;
                 }
                 for t in r.iter_mut() {

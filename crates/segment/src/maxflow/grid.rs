@@ -6,6 +6,7 @@
 //! paths, adoption) need no arc lookups.
 use super::bands;
 use super::network::{sealed, Network, Residuals};
+use rayon::prelude::*;
 use std::ops::Range;
 
 /// The eight neighbour offsets (dy, dx); direction `d` and `7 − d` are opposite.
@@ -19,6 +20,22 @@ pub(super) const DIRS: [(isize, isize); 8] = [
     (1, 0),
     (1, 1),
 ];
+
+/// Directions 4..8 point forward (right or down): each neighbour pair has one.
+const FORWARD: [usize; 4] = [4, 5, 6, 7];
+
+/// The user node next to `(y, x)` in direction `d`, if inside the `w × h` grid.
+#[inline]
+fn neighbour(w: usize, h: usize, y: usize, x: usize, d: usize) -> Option<usize> {
+    let (ny, nx) = (y as isize + DIRS[d].0, x as isize + DIRS[d].1);
+    (ny >= 0 && nx >= 0 && ny < h as isize && nx < w as isize)
+        .then(|| ny as usize * w + nx as usize)
+}
+
+#[inline]
+fn is_diagonal(d: usize) -> bool {
+    DIRS[d].0 != 0 && DIRS[d].1 != 0
+}
 
 /// A grid network; build it with [`GridGraph::eight_connected`].
 #[derive(Clone, Debug)]
@@ -43,37 +60,63 @@ impl GridGraph {
         source: &[f64],
         sink: &[f64],
     ) -> GridGraph {
+        let forward: Vec<[f64; 4]> = (0..w * h)
+            .map(|u| {
+                let (y, x) = (u / w, u % w);
+                std::array::from_fn(|i| {
+                    let d = FORWARD[i];
+                    neighbour(w, h, y, x, d).map_or(0.0, |v| weight(u, v, is_diagonal(d)))
+                })
+            })
+            .collect();
+        GridGraph::from_forward(w, h, &forward, source, sink)
+    }
+
+    /// A `w × h` 8-connected grid from each node's capacities towards its four forward
+    /// neighbours (right, down-left, down, down-right: directions 4..8, in that order); an
+    /// arc's reverse gets the same capacity. Entries that point out of the grid are ignored.
+    /// The padded arrays are filled one row per rayon task.
+    pub fn from_forward(
+        w: usize,
+        h: usize,
+        forward: &[[f64; 4]],
+        source: &[f64],
+        sink: &[f64],
+    ) -> GridGraph {
         let n = w * h;
         assert!(
-            source.len() == n && sink.len() == n,
-            "one terminal capacity per node"
+            source.len() == n && sink.len() == n && forward.len() == n,
+            "one terminal capacity pair and one forward quadruple per node"
         );
         let stride = w + 2;
         let padded = stride * (h + 2);
         assert!(8 * padded < u32::MAX as usize - 4, "grid too large");
-        let offset = DIRS.map(|(dy, dx)| dy * stride as isize + dx);
-        let inside = |y: usize, x: usize, d: usize| {
-            let (ny, nx) = (y as isize + DIRS[d].0, x as isize + DIRS[d].1);
-            (ny >= 0 && nx >= 0 && ny < h as isize && nx < w as isize)
-                .then(|| ny as usize * w + nx as usize)
-        };
         let mut caps = vec![0.0; 8 * padded];
         let (mut src, mut snk) = (vec![0.0; padded], vec![0.0; padded]);
-        for y in 0..h {
-            for x in 0..w {
-                let (u, p) = (y * w + x, (y + 1) * stride + x + 1);
-                (src[p], snk[p]) = (source[u], sink[u]);
-                // Directions 4..8 point forward (right or down): each pair is visited once.
-                for d in 4..8 {
-                    if let Some(v) = inside(y, x, d) {
-                        let c = weight(u, v, DIRS[d].0 != 0 && DIRS[d].1 != 0);
-                        let q = (p as isize + offset[d]) as usize;
-                        caps[8 * p + d] = c;
-                        caps[8 * q + 7 - d] = c;
+        // Padded row y + 1 holds image row y; the padding rows stay zero.
+        caps.par_chunks_mut(8 * stride)
+            .zip(src.par_chunks_mut(stride).zip(snk.par_chunks_mut(stride)))
+            .skip(1)
+            .take(h)
+            .enumerate()
+            .for_each(|(y, (row, (src, snk)))| {
+                for x in 0..w {
+                    let (u, p) = (y * w + x, x + 1);
+                    (src[p], snk[p]) = (source[u], sink[u]);
+                    let arcs = &mut row[8 * p..8 * p + 8];
+                    for d in 0..8 {
+                        let Some(v) = neighbour(w, h, y, x, d) else {
+                            continue;
+                        };
+                        // A backward arc carries the capacity its head gives the reverse.
+                        arcs[d] = if d >= 4 {
+                            forward[u][d - 4]
+                        } else {
+                            forward[v][3 - d]
+                        };
                     }
                 }
-            }
-        }
+            });
         GridGraph::from_residuals(w, h, Residuals::new(caps, src, snk))
     }
 
