@@ -97,7 +97,7 @@ impl Preset {
     /// `maps=saliency|deconvnet|guided|gradcam`, `layer=NAME` (Grad-CAM layer), `crops=1|10`, `scales=256+320` (10-crop short sides),
     /// `seg=graphcut|threshold`, `frac=F` (threshold fraction of the maximum),
     /// `regions=largest|all`, `fg=Q`, `bg=Q` (seed quantiles), `gamma=G`, `hard=true|false`
-    /// (seeds fixed to their label), `samples=N|all` and `init=random|kmeans` (GMM fit), starting
+    /// (seeds fixed to their label), `samples=N|all`, `init=random|kmeans` and `fit=em|linfa` (GMM fit), starting
     /// from the paper's settings, e.g. `maps=gradcam,seg=graphcut`.
     pub fn by_name(name: &str) -> anyhow::Result<Self> {
         match name {
@@ -202,6 +202,7 @@ impl Preset {
                     })?
                 }
                 ("init", i) => cut.gmm.init = i.parse().map_err(anyhow::Error::msg)?,
+                ("fit", f) => cut.gmm.engine = f.parse().map_err(anyhow::Error::msg)?,
                 _ => anyhow::bail!("unknown preset spec `{kv}`"),
             }
         }

@@ -595,6 +595,15 @@ fn eval_best_preset_and_ablation_specs() {
     )
     .unwrap();
     assert!(line["label_box"].is_object(), "{line}");
+    // GraphCut with linfa-clustering's own mixture fit runs end to end too.
+    let linfa_dir = dir.path().join("linfa");
+    let out = eval("fit=linfa,init=kmeans", "1", &linfa_dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(linfa_dir.join("summary.json").exists());
     for (spec, needle) in [
         ("maps=gradcam,frac=abc", "abc"),
         ("seg=watershed", "seg=watershed"),
@@ -603,6 +612,7 @@ fn eval_best_preset_and_ablation_specs() {
         ("scales=256", "scales follows maps=gradcam"),
         ("maps=gradcam,guide=wide", "`wide` is not a number"),
         ("init=spectral", "random or kmeans"),
+        ("fit=sklearn", "em or linfa"),
         ("samples=many", "`many` is not a count"),
         ("hard=maybe", "true or false"),
     ] {
