@@ -104,16 +104,26 @@ pub fn build_graph(
     gamma: f64,
     hard: Option<(&Array2<bool>, &Array2<bool>)>,
 ) -> GridGraph {
-    build_graph_from_weights(&contrast_weights(img, gamma), cost_fg, cost_bg, hard)
+    let mut graph = pairwise_graph(img, gamma);
+    set_unaries(&mut graph, cost_fg, cost_bg, hard);
+    graph
 }
 
-/// [`build_graph`] with the pairwise capacities already computed by [`contrast_weights`].
-pub fn build_graph_from_weights(
-    weights: &[[f64; 4]],
+/// The grid with the Potts capacities of [`contrast_weights`] and no terminal capacities
+/// yet: it needs only the image, so it is built while the colour models are fitted.
+pub fn pairwise_graph(img: &RgbImage, gamma: f64) -> GridGraph {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    GridGraph::pairwise(w, h, &contrast_weights(img, gamma))
+}
+
+/// Sets the terminal capacities of a [`pairwise_graph`] from the unary costs, as
+/// [`build_graph`] describes.
+pub fn set_unaries(
+    graph: &mut GridGraph,
     cost_fg: &Array2<f64>,
     cost_bg: &Array2<f64>,
     hard: Option<(&Array2<bool>, &Array2<bool>)>,
-) -> GridGraph {
+) {
     let (h, w) = cost_fg.dim();
     let big = 1e9;
     let (mut source, mut sink) = (vec![0.0; w * h], vec![0.0; w * h]);
@@ -130,7 +140,7 @@ pub fn build_graph_from_weights(
             }
         }
     }
-    GridGraph::from_forward(w, h, weights, &source, &sink)
+    graph.set_terminals(&source, &sink);
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use crate::components::{bounding_box, largest_component, BoundingBox};
 use crate::error::{Result, SegmentError};
 use crate::gmm::{ColourModel, GmmParams};
-use crate::grabcut::{build_graph_from_weights, contrast_weights};
+use crate::grabcut::{pairwise_graph, set_unaries};
 use crate::maxflow::{Network, Side};
 use crate::seeds::{quantile_seeds, Seeds};
 use crate::{Segmentation, Segmenter};
@@ -134,10 +134,11 @@ impl Segmenter for GraphCutSegmenter {
             ));
             return Ok(Segmentation::nothing(dim, seeds, notes));
         }
-        // The pairwise terms depend on the image alone: computed while the models fit.
-        let (unaries, weights) = rayon::join(
+        // The pairwise terms depend on the image alone: the graph is built while the
+        // models fit.
+        let (unaries, mut graph) = rayon::join(
             || colour_unaries(image, &seeds, &p.gmm),
-            || contrast_weights(image, p.gamma),
+            || pairwise_graph(image, p.gamma),
         );
         let Unaries {
             cost_fg,
@@ -149,7 +150,7 @@ impl Segmenter for GraphCutSegmenter {
         let hard = p
             .hard_seeds
             .then_some((&seeds.foreground, &seeds.background));
-        let mut graph = build_graph_from_weights(&weights, &cost_fg, &cost_bg, hard);
+        set_unaries(&mut graph, &cost_fg, &cost_bg, hard);
         let flow = graph.maxflow();
         let foreground = Array2::from_shape_fn(dim, |(y, x)| graph.side(y * w + x) == Side::Source);
         let object = largest_component(&foreground);

@@ -34,7 +34,7 @@ mod threshold;
 
 pub use components::{bounding_box, component_boxes, largest_component, BoundingBox};
 pub use error::{Result, SegmentError};
-pub use grabcut::{build_graph, build_graph_from_weights, contrast_beta, contrast_weights};
+pub use grabcut::{build_graph, contrast_beta, contrast_weights, pairwise_graph, set_unaries};
 pub use graphcut::{colour_unaries, seed_fallback_box, GraphCutParams, GraphCutSegmenter, Unaries};
 pub use seeds::{quantile, quantile_seeds, Seeds};
 pub use threshold::ThresholdSegmenter;

@@ -85,7 +85,7 @@ impl GraphBuilder {
         FlowGraph {
             first: first.into_iter().map(|f| f as u32).collect(),
             arcs,
-            residuals: Residuals::new(caps, self.source, self.sink),
+            residuals: Residuals::with_original(caps, self.source, self.sink),
         }
     }
 }

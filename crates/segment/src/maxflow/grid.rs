@@ -73,9 +73,8 @@ impl GridGraph {
     }
 
     /// A `w × h` 8-connected grid from each node's capacities towards its four forward
-    /// neighbours (right, down-left, down, down-right: directions 4..8, in that order); an
-    /// arc's reverse gets the same capacity. Entries that point out of the grid are ignored.
-    /// The padded arrays are filled one row per rayon task.
+    /// neighbours (right, down-left, down, down-right: directions 4..8, in that order) and
+    /// its terminal capacities; see [`pairwise`](Self::pairwise).
     pub fn from_forward(
         w: usize,
         h: usize,
@@ -83,26 +82,31 @@ impl GridGraph {
         source: &[f64],
         sink: &[f64],
     ) -> GridGraph {
-        let n = w * h;
-        assert!(
-            source.len() == n && sink.len() == n && forward.len() == n,
-            "one terminal capacity pair and one forward quadruple per node"
-        );
+        let mut g = GridGraph::pairwise(w, h, forward);
+        g.set_terminals(source, sink);
+        g
+    }
+
+    /// A `w × h` 8-connected grid with no terminal capacities yet, from each node's
+    /// capacities towards its four forward neighbours (right, down-left, down, down-right:
+    /// directions 4..8, in that order); an arc's reverse gets the same capacity. Entries
+    /// that point out of the grid are ignored. The padded arrays are filled one row per
+    /// rayon task. Built apart from the terminals because a segmentation knows its pairwise
+    /// terms (from the image) before its unary terms (from the fitted colour models).
+    pub fn pairwise(w: usize, h: usize, forward: &[[f64; 4]]) -> GridGraph {
+        assert_eq!(forward.len(), w * h, "one forward quadruple per node");
         let stride = w + 2;
         let padded = stride * (h + 2);
         assert!(8 * padded < u32::MAX as usize - 4, "grid too large");
         let mut caps = vec![0.0; 8 * padded];
-        let (mut src, mut snk) = (vec![0.0; padded], vec![0.0; padded]);
         // Padded row y + 1 holds image row y; the padding rows stay zero.
         caps.par_chunks_mut(8 * stride)
-            .zip(src.par_chunks_mut(stride).zip(snk.par_chunks_mut(stride)))
             .skip(1)
             .take(h)
             .enumerate()
-            .for_each(|(y, (row, (src, snk)))| {
+            .for_each(|(y, row)| {
                 for x in 0..w {
                     let (u, p) = (y * w + x, x + 1);
-                    (src[p], snk[p]) = (source[u], sink[u]);
                     let arcs = &mut row[8 * p..8 * p + 8];
                     for d in 0..8 {
                         let Some(v) = neighbour(w, h, y, x, d) else {
@@ -117,7 +121,30 @@ impl GridGraph {
                     }
                 }
             });
-        GridGraph::from_residuals(w, h, Residuals::new(caps, src, snk))
+        let zeros = vec![0.0; padded];
+        GridGraph::from_residuals(w, h, Residuals::new(caps, zeros.clone(), zeros))
+    }
+
+    /// Sets the terminal capacities (source and sink, one per user node) of a grid that has
+    /// not been solved yet.
+    pub fn set_terminals(&mut self, source: &[f64], sink: &[f64]) {
+        let n = self.w * self.h;
+        assert!(
+            source.len() == n && sink.len() == n,
+            "one terminal capacity pair per node"
+        );
+        assert!(
+            self.residuals.side.is_empty(),
+            "terminal capacities are set before the max-flow"
+        );
+        let r = &mut self.residuals;
+        r.flow = 0.0;
+        for u in 0..n {
+            let p = (u / self.w + 1) * self.stride + u % self.w + 1;
+            let (s, t) = (source[u], sink[u]);
+            (r.source[p], r.sink[p], r.tr[p]) = (s, t, s - t);
+            r.flow += s.min(t);
+        }
     }
 
     /// A `w × h` grid over residual arrays already laid out on its padded nodes.
@@ -174,6 +201,11 @@ impl sealed::Arcs for GridGraph {
     fn internal(&self, u: usize) -> usize {
         (u / self.w + 1) * self.stride + u % self.w + 1
     }
+    /// A grid's arc pairs have one capacity, and a flow moves as much from one residual of
+    /// the pair to the other: the capacity is their mean.
+    fn original(&self, a: usize) -> f64 {
+        0.5 * (self.cap(a) + self.cap(self.sister(a)))
+    }
     fn external(&self, p: usize) -> Option<usize> {
         let (y, x) = (p / self.stride, p % self.stride);
         (y >= 1 && y <= self.h && x >= 1 && x <= self.w).then(|| (y - 1) * self.w + x - 1)
@@ -196,5 +228,20 @@ impl GridGraph {
     pub fn maxflow_in_bands(&mut self, bands: usize) -> f64 {
         bands::solve_in_bands(self, bands.clamp(1, self.h.max(1)));
         self.residuals.flow
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "before the max-flow")]
+    fn terminals_are_set_before_the_cut() {
+        // Two pixels joined by capacity 1; one tied to the source, one to the sink.
+        let mut g = GridGraph::pairwise(2, 1, &[[1.0, 0.0, 0.0, 0.0], [0.0; 4]]);
+        g.set_terminals(&[1.0, 0.0], &[0.0, 1.0]);
+        assert_eq!(g.maxflow(), 1.0);
+        g.set_terminals(&[0.0, 0.0], &[0.0, 0.0]);
     }
 }

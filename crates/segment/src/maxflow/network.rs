@@ -11,6 +11,9 @@ use std::ops::Range;
 #[derive(Clone, Debug, Default)]
 pub struct Residuals {
     pub(super) caps: Vec<f64>,
+    /// Arc capacities before the flow, kept by layouts whose arc pairs may differ in
+    /// capacity ([`FlowGraph`](super::FlowGraph)); empty for a grid, whose pairs are
+    /// symmetric, so that a capacity is the mean of the two residuals of its pair.
     pub(super) original: Vec<f64>,
     pub(super) source: Vec<f64>,
     pub(super) sink: Vec<f64>,
@@ -34,13 +37,21 @@ impl Residuals {
             })
             .collect();
         Residuals {
-            original: caps.clone(),
+            original: Vec::new(),
             caps,
             source,
             sink,
             tr,
             flow,
             side: Vec::new(),
+        }
+    }
+
+    /// [`new`](Self::new), keeping a copy of the arc capacities before the flow.
+    pub(super) fn with_original(caps: Vec<f64>, source: Vec<f64>, sink: Vec<f64>) -> Self {
+        Residuals {
+            original: caps.clone(),
+            ..Residuals::new(caps, source, sink)
         }
     }
 }
