@@ -11,6 +11,19 @@ use rayon::prelude::*;
 /// [`GridGraph::from_forward`]'s quadruples: right, down-left, down, down-right.
 const OFFSETS: [(usize, isize); 4] = [(0, 1), (1, -1), (1, 0), (1, 1)];
 
+/// The pixel at forward offset `(dy, dx)` from `(y, x)` in a `w × h` image, if inside.
+#[inline]
+fn forward_neighbour(
+    w: usize,
+    h: usize,
+    y: usize,
+    x: usize,
+    (dy, dx): (usize, isize),
+) -> Option<usize> {
+    let (ny, nx) = (y + dy, x as isize + dx);
+    (ny < h && nx >= 0 && nx < w as isize).then(|| ny * w + nx as usize)
+}
+
 /// `‖I_p − I_q‖²` from every pixel to its four forward neighbours (0 where the neighbour
 /// is outside the image) and how many of them are inside, one image row per rayon task.
 fn forward_differences(img: &RgbImage) -> (Vec<[f64; 4]>, Vec<usize>) {
@@ -24,12 +37,10 @@ fn forward_differences(img: &RgbImage) -> (Vec<[f64; 4]>, Vec<usize>) {
             let mut count = 0;
             for (x, out) in row.iter_mut().enumerate() {
                 let p = y * w + x;
-                for (o, &(dy, dx)) in out.iter_mut().zip(&OFFSETS) {
-                    let (ny, nx) = (y + dy, x as isize + dx);
-                    if ny >= h || nx < 0 || nx >= w as isize {
+                for (o, &offset) in out.iter_mut().zip(&OFFSETS) {
+                    let Some(q) = forward_neighbour(w, h, y, x, offset) else {
                         continue;
-                    }
-                    let q = ny * w + nx as usize;
+                    };
                     *o = (0..3)
                         .map(|c| (px[3 * p + c] as f64 - px[3 * q + c] as f64).powi(2))
                         .sum::<f64>();
@@ -84,9 +95,8 @@ pub fn contrast_weights(img: &RgbImage, gamma: f64) -> Vec<[f64; 4]> {
         .enumerate()
         .for_each(|(y, row)| {
             for (x, q) in row.iter_mut().enumerate() {
-                for ((v, s), &(dy, dx)) in q.iter_mut().zip(scale).zip(&OFFSETS) {
-                    let nx = x as isize + dx;
-                    let inside = y + dy < h && nx >= 0 && nx < w as isize;
+                for ((v, s), &offset) in q.iter_mut().zip(scale).zip(&OFFSETS) {
+                    let inside = forward_neighbour(w, h, y, x, offset).is_some();
                     *v = if inside { s * (-beta * *v).exp() } else { 0.0 };
                 }
             }

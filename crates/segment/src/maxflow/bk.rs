@@ -139,6 +139,15 @@ impl<N: Arcs> Search<'_, N> {
         }
     }
 
+    /// Hangs `q` from `parent` by `arc` (whose head `parent` is).
+    #[inline]
+    fn attach(&mut self, q: usize, arc: usize, parent: usize) {
+        self.link[q] = Link {
+            arc: arc as u32,
+            node: parent as u32,
+        };
+    }
+
     /// Makes `p` an orphan to be adopted after those already waiting.
     #[inline]
     fn orphan(&mut self, p: usize) {
@@ -193,8 +202,7 @@ impl<N: Arcs> Search<'_, N> {
                 let q = self.g.head(a);
                 let nq = self.node[q];
                 if nq.tree == Tree::Free {
-                    self.link[q].arc = self.g.sister(a) as u32;
-                    self.link[q].node = p;
+                    self.attach(q, self.g.sister(a), pu);
                     self.node[q] = Node {
                         ts: np.ts,
                         dist: np.dist + 1,
@@ -211,8 +219,7 @@ impl<N: Arcs> Search<'_, N> {
                     });
                 } else if nq.ts <= np.ts && nq.dist > np.dist {
                     // Same tree: take p as the parent if that shortens q's path.
-                    self.link[q].arc = self.g.sister(a) as u32;
-                    self.link[q].node = p;
+                    self.attach(q, self.g.sister(a), pu);
                     let v = &mut self.node[q];
                     v.ts = np.ts;
                     v.dist = np.dist + 1;
@@ -342,8 +349,7 @@ impl<N: Arcs> Search<'_, N> {
             }
         }
         if let Some((a, d)) = best {
-            self.link[p].arc = a as u32;
-            self.link[p].node = self.g.head(a) as u32;
+            self.attach(p, a, self.g.head(a));
             let v = &mut self.node[p];
             v.ts = self.time;
             v.dist = d + 1;
