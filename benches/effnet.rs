@@ -4,9 +4,9 @@ use candle_core::{DType, Device, Tensor, Var};
 use convnet::{load_model, BackwardRule, ForwardOptions, ImageModel, ModelKind};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-/// The same allocator as the `deepinside` binary (see docs/performance.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The same allocator and settings as the `deepinside` binary (see docs/performance.md).
+#[path = "../crates/cli/src/allocator.rs"]
+mod allocator;
 
 fn input(batch: usize) -> Tensor {
     // A smooth deterministic image in normalised units.
@@ -28,6 +28,7 @@ fn saliency_pass(model: &dyn ImageModel, x: &Tensor, class: usize) -> Tensor {
 }
 
 fn bench(c: &mut Criterion) {
+    allocator::keep_freed_pages();
     let model = load_model(ModelKind::EfficientNetLite0, None, &Device::Cpu)
         .expect("EfficientNet-Lite0 weights");
     let mut g = c.benchmark_group("efficientnet-lite0");

@@ -1,5 +1,6 @@
 //! `deepinside`: the command line over the deepinside crates. Each subcommand lives in
 //! its own module under `commands/`; this file only parses and dispatches.
+mod allocator;
 mod commands;
 mod demo_images;
 mod gallery;
@@ -8,12 +9,6 @@ mod model_args;
 mod progress;
 
 use clap::{Parser, Subcommand};
-
-/// mimalloc keeps freed pages for reuse: with the system allocator every large tensor is a
-/// fresh mmap, and page faults, zeroing and TLB-shootdown IPIs took ~40 % of a batch-16
-/// saliency pass (perf profile in docs/performance.md); batch-16 saliency runs 1.9× faster.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +42,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    allocator::keep_freed_pages();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Classify(a) => commands::classify::run(a),
