@@ -65,6 +65,38 @@ pub fn chain(x: &Tensor, chain: &Arc<Chain>, rule: BackwardRule) -> candle_core:
 /// The per-image shape of a value between stages: `[c, h, w]` or `[features, 1, 1]`.
 type Dims = [usize; 3];
 
+/// Where the value between two stages is, so that it is moved, never copied: held by the
+/// walk itself, or in a stage's slot because a later step reads it again (the backward
+/// pass's mask, a residual addition).
+enum Value {
+    Own(Vec<f32>),
+    /// The activated output of stage i, kept as its mask.
+    Output(usize),
+    /// The input of stage i, kept for a residual addition.
+    Source(usize),
+}
+
+/// Stage-indexed buffers that a [`Value`] can point into.
+type Slots = [Option<Vec<f32>>];
+
+impl Value {
+    fn get<'a>(&'a self, outputs: &'a Slots, sources: &'a Slots) -> &'a [f32] {
+        match self {
+            Value::Own(v) => v,
+            Value::Output(i) => outputs[*i].as_deref().unwrap_or_default(),
+            Value::Source(i) => sources[*i].as_deref().unwrap_or_default(),
+        }
+    }
+
+    /// The value as a buffer of its own: moved if it is, copied from its slot if not.
+    fn into_own(self, outputs: &Slots, sources: &Slots) -> Vec<f32> {
+        match self {
+            Value::Own(v) => v,
+            kept => kept.get(outputs, sources).to_vec(),
+        }
+    }
+}
+
 /// What the backward pass needs from the forward pass.
 struct Tape {
     n: usize,
@@ -115,12 +147,15 @@ impl CustomOp1 for ChainOp {
         // Inputs of stages still needed by a later residual connection.
         let mut sources: Vec<Option<Vec<f32>>> = vec![None; stages.len()];
         let mut dims = Vec::with_capacity(stages.len() + 1);
+        // Activated convolution outputs (the backward pass's masks), by stage.
         let mut outputs: Vec<Option<Vec<f32>>> = vec![None; stages.len()];
-        let mut cur = x.to_vec();
+        // `cur` lives in `outputs` when it is an activated output the tape keeps.
+        let mut cur = Value::Own(x.to_vec());
         for (i, stage) in stages.iter().enumerate() {
             dims.push(d);
             if self.is_residual_source(i) {
-                sources[i] = Some(cur.clone());
+                sources[i] = Some(cur.into_own(&outputs, &sources));
+                cur = Value::Source(i);
             }
             cur = match stage {
                 Stage::Conv { params, act } => {
@@ -135,34 +170,43 @@ impl CustomOp1 for ChainOp {
                         );
                     }
                     let (ho, wo) = params.output_size(h, w)?;
-                    let mut y = params.forward_cpu(&cur, n, h, w, ho, wo);
+                    let mut y = params.forward_cpu(cur.get(&outputs, &sources), n, h, w, ho, wo);
                     d = [params.out_channels, ho, wo];
-                    if let Some(kind) = act {
-                        apply_in_place(*kind, &mut y);
-                        if self.keep {
-                            outputs[i] = Some(y.clone());
+                    match act {
+                        Some(kind) => {
+                            apply_in_place(*kind, &mut y);
+                            if self.keep {
+                                outputs[i] = Some(y);
+                                Value::Output(i)
+                            } else {
+                                Value::Own(y)
+                            }
                         }
+                        None => Value::Own(y),
                     }
-                    y
                 }
                 Stage::AddInputOf(from) => {
+                    let mut sum = cur.into_own(&outputs, &sources);
                     let src = sources[*from].take().unwrap_or_default();
-                    if dims[*from] != d || src.len() != cur.len() {
+                    if dims[*from] != d || src.len() != sum.len() {
                         bail!("stage {i}: residual from stage {from} has another shape");
                     }
-                    for (c, s) in cur.iter_mut().zip(&src) {
+                    for (c, s) in sum.iter_mut().zip(&src) {
                         *c += s;
                     }
-                    cur
+                    Value::Own(sum)
                 }
                 Stage::MeanPool => {
                     let [c, h, w] = d;
                     let scale = 1.0 / (h * w) as f32;
                     d = [c, 1, 1];
                     flat = true;
-                    cur.chunks_exact(h * w)
-                        .map(|plane| plane.iter().sum::<f32>() * scale)
-                        .collect()
+                    Value::Own(
+                        cur.get(&outputs, &sources)
+                            .chunks_exact(h * w)
+                            .map(|plane| plane.iter().sum::<f32>() * scale)
+                            .collect(),
+                    )
                 }
                 Stage::Linear(p) => {
                     let [c, h, w] = d;
@@ -175,10 +219,11 @@ impl CustomOp1 for ChainOp {
                     }
                     d = [p.out_features, 1, 1];
                     flat = true;
-                    p.forward_cpu(&cur, n)
+                    Value::Own(p.forward_cpu(cur.get(&outputs, &sources), n))
                 }
             };
         }
+        let cur = cur.into_own(&outputs, &sources);
         dims.push(d);
         let shape = if flat {
             Shape::from((n, d[0]))
@@ -202,42 +247,58 @@ impl CustomOp1 for ChainOp {
             bail!("{}: backward without a recorded forward pass", self.name());
         };
         let n = tape.n;
-        let mut g: Vec<f32> = grad.flatten_all()?.to_vec1()?;
         let stages = self.stages();
-        // Gradients waiting to be added at a stage's input (from residual connections).
+        // Gradients waiting to be added at a stage's input (from residual connections);
+        // the walk reads a gradient it parked there as `Value::Source`, without a copy.
         let mut pending: Vec<Option<Vec<f32>>> = vec![None; stages.len()];
+        let none: &Slots = &[];
+        let mut g = Value::Own(grad.flatten_all()?.to_vec1()?);
         for (i, stage) in stages.iter().enumerate().rev() {
             // `g` is the gradient with respect to stage i's output.
             let [c, h, w] = tape.dims[i];
             g = match stage {
                 Stage::Conv { params, act } => {
                     let [_, ho, wo] = tape.dims[i + 1];
-                    if let (Some(kind), Some(y)) = (act, &tape.outputs[i]) {
-                        mask_in_place(*kind, self.rule, y, &mut g);
-                    }
-                    params.input_grad_cpu(&g, n, h, w, ho, wo)
+                    Value::Own(match (act, &tape.outputs[i]) {
+                        (Some(kind), Some(y)) => {
+                            let mut masked = g.into_own(none, &pending);
+                            mask_in_place(*kind, self.rule, y, &mut masked);
+                            params.input_grad_cpu(&masked, n, h, w, ho, wo)
+                        }
+                        _ => params.input_grad_cpu(g.get(none, &pending), n, h, w, ho, wo),
+                    })
                 }
                 Stage::AddInputOf(from) => {
-                    match &mut pending[*from] {
-                        Some(p) => p.iter_mut().zip(&g).for_each(|(p, v)| *p += v),
-                        slot => *slot = Some(g.clone()),
+                    if pending[*from].is_some() {
+                        let own = g.into_own(none, &pending);
+                        if let Some(p) = &mut pending[*from] {
+                            p.iter_mut().zip(&own).for_each(|(p, v)| *p += v);
+                        }
+                        Value::Own(own)
+                    } else {
+                        pending[*from] = Some(g.into_own(none, &pending));
+                        Value::Source(*from)
                     }
-                    g
                 }
                 Stage::MeanPool => {
                     let scale = 1.0 / (h * w) as f32;
                     let mut dx = Vec::with_capacity(n * c * h * w);
-                    for v in &g {
+                    for v in g.get(none, &pending) {
                         dx.extend(std::iter::repeat_n(v * scale, h * w));
                     }
-                    dx
+                    Value::Own(dx)
                 }
-                Stage::Linear(p) => p.input_grad_cpu(&g, n),
+                Stage::Linear(p) => Value::Own(p.input_grad_cpu(g.get(none, &pending), n)),
             };
-            if let Some(p) = pending[i].take() {
-                g.iter_mut().zip(&p).for_each(|(g, p)| *g += p);
+            if pending[i].is_some() {
+                let mut own = g.into_own(none, &pending);
+                if let Some(p) = pending[i].take() {
+                    own.iter_mut().zip(&p).for_each(|(g, p)| *g += p);
+                }
+                g = Value::Own(own);
             }
         }
+        let g = g.into_own(none, &pending);
         Ok(Some(Tensor::from_vec(g, arg.shape(), arg.device())?))
     }
 }
