@@ -585,7 +585,7 @@ fn about_section(args: &Args, model: &dyn ImageModel, s: &Value, version: &str) 
                 vec!["class models, recommended".into(), serde_json::to_string(&r).unwrap_or_default()],
                 vec!["saliency".into(), "gradient of the unnormalised top-1 class score, max-abs over colour".into()],
                 vec!["localisation (paper preset)".into(), "seeds > 95 % / < 30 % quantile, 5-component full-covariance GMMs (linfa), contrast-sensitive Potts γ = 50, 8-connected, Boykov–Kolmogorov max-flow, largest 8-connected component; top-5 classes; IoU ≥ 0.5 with the devkit's +1 convention".into()],
-                vec!["localisation (best preset)".into(), "Grad-CAM of each class at the last feature map, averaged over the ten crops (short side 256), box around the largest 8-connected region above 20 % of the maximum".into()],
+                vec!["localisation (best preset)".into(), "Grad-CAM of each class at the last feature map, averaged over the ten crops (short side 384), box around the largest 8-connected region above 20 % of the maximum".into()],
                 vec!["threads".into(), format!("{} (rayon)", rayon_threads())],
             ],
         }],
