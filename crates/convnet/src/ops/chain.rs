@@ -302,3 +302,104 @@ impl CustomOp1 for ChainOp {
         Ok(Some(Tensor::from_vec(g, arg.shape(), arg.device())?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{activation, conv2d, linear, Padding};
+    use candle_core::{Device, Var};
+
+    /// Deterministic weights in [-1, 1).
+    fn weights(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| (((i * 37 + seed * 101) % 97) as f32 / 48.5) - 1.0)
+            .collect()
+    }
+
+    fn conv(c_in: usize, c_out: usize, k: usize, seed: usize) -> Arc<Conv2dParams> {
+        let pad = Padding::symmetric(k / 2);
+        Arc::new(
+            Conv2dParams::new(
+                weights(c_out * c_in * k * k, seed),
+                [c_out, c_in, k, k],
+                Some(weights(c_out, seed + 1)),
+                1,
+                pad,
+                false,
+            )
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn residuals_from_kept_outputs_and_chained_additions_equal_the_per_layer_graph() {
+        // Stage 1's input is stage 0's activated output (kept for the tape and read again
+        // by the residual), and two residual additions follow each other: the paths where
+        // the walk must copy a value that lives in a slot.
+        let (c0, c1, c2) = (conv(3, 3, 3, 1), conv(3, 3, 1, 2), conv(3, 3, 3, 3));
+        let fc = Arc::new(LinearParams::new(weights(4 * 3, 4), 4, 3, Some(weights(4, 5))).unwrap());
+        let relu6 = ActivationKind::Relu6;
+        let net = Arc::new(
+            Chain::new(vec![
+                Stage::Conv {
+                    params: c0.clone(),
+                    act: Some(relu6),
+                },
+                Stage::Conv {
+                    params: c1.clone(),
+                    act: Some(relu6),
+                },
+                Stage::Conv {
+                    params: c2.clone(),
+                    act: None,
+                },
+                Stage::AddInputOf(1),
+                Stage::AddInputOf(0),
+                Stage::MeanPool,
+                Stage::Linear(fc.clone()),
+            ])
+            .unwrap(),
+        );
+        let x0: Vec<f32> = (0..2 * 3 * 5 * 6)
+            .map(|i| ((i as f32) * 0.37).sin() * 4.0)
+            .collect();
+        for rule in [BackwardRule::Gradient, BackwardRule::GuidedBackprop] {
+            let x = Var::from_vec(x0.clone(), (2, 3, 5, 6), &Device::Cpu).unwrap();
+            let fused = chain(x.as_tensor(), &net, rule).unwrap();
+            let score = |y: &Tensor| y.narrow(1, 2, 1).unwrap().sum_all().unwrap();
+            let g_fused = score(&fused)
+                .backward()
+                .unwrap()
+                .remove(x.as_tensor())
+                .unwrap();
+
+            let x2 = Var::from_vec(x0.clone(), (2, 3, 5, 6), &Device::Cpu).unwrap();
+            let a0 = activation(&conv2d(x2.as_tensor(), &c0).unwrap(), relu6, rule).unwrap();
+            let a1 = activation(&conv2d(&a0, &c1).unwrap(), relu6, rule).unwrap();
+            let s = (conv2d(&a1, &c2).unwrap() + &a0).unwrap();
+            let s = (s + x2.as_tensor()).unwrap();
+            let graph = linear(&s.mean((2, 3)).unwrap(), &fc).unwrap();
+            let g_graph = score(&graph)
+                .backward()
+                .unwrap()
+                .remove(x2.as_tensor())
+                .unwrap();
+
+            let close = |a: &Tensor, b: &Tensor| {
+                let (a, b) = (
+                    a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                    b.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                );
+                assert_eq!(a.len(), b.len());
+                for (u, v) in a.iter().zip(&b) {
+                    assert!(
+                        (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
+                        "{u} vs {v} ({rule:?})"
+                    );
+                }
+            };
+            close(&fused, &graph);
+            close(&g_fused, &g_graph);
+        }
+    }
+}
