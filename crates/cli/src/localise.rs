@@ -50,6 +50,12 @@ pub struct Preset {
     pub seed_fallback: bool,
 }
 
+/// `--preset` of `localise` and `eval`.
+pub const PRESET_HELP: &str = "Localisation method: `paper` (saliency → GraphCut), `best` \
+    (10-crop Grad-CAM at short side 384 → 20 % threshold), or an ablation spec such as \
+    `maps=gradcam,seg=graphcut` (keys: maps, layer, crops, scales, guide, seg, frac, regions, \
+    fg, bg, gamma, hard, samples, init, fit; see docs/localisation.md)";
+
 /// The `best` preset's 10-crop short side: the crops (224) then cover 58 % of each side,
 /// so the network sees the image 1.7× larger than at the paper's 256 and the averaged map
 /// is that much finer (7 × 7 cells of 19 instead of 28 image pixels) — small objects were

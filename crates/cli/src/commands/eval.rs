@@ -33,10 +33,7 @@ pub struct Args {
     /// `classify` or `localise`.
     #[arg(long, default_value = "localise")]
     pub task: String,
-    /// Localisation method: `paper` (saliency → GraphCut), `best` (10-crop Grad-CAM →
-    /// 20 % threshold), or an ablation spec such as `maps=gradcam,seg=graphcut` (keys: maps,
-    /// layer, crops, scales, guide, seg, frac, regions, fg, bg, gamma, hard, samples, init; see docs/localisation.md).
-    #[arg(long, default_value = "paper")]
+    #[arg(long, default_value = "paper", help = crate::localise::PRESET_HELP)]
     pub preset: String,
     /// Only the first N images.
     #[arg(long)]

@@ -24,10 +24,7 @@ pub struct Args {
     /// Number of classes (best first) to make boxes for.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
-    /// Localisation method: `paper` (saliency → GraphCut), `best` (10-crop Grad-CAM →
-    /// 20 % threshold), or an ablation spec such as `maps=gradcam,seg=graphcut` (keys: maps,
-    /// layer, crops, seg, frac, regions, fg, bg, gamma; see docs/localisation.md).
-    #[arg(long, default_value = "paper")]
+    #[arg(long, default_value = "paper", help = crate::localise::PRESET_HELP)]
     pub preset: String,
     /// A dataset (wsolevaluation, devkit or Kaggle layout) whose ground-truth boxes are drawn
     /// for its images.
