@@ -7,7 +7,7 @@
 use crate::commands::eval;
 use crate::commands::visualise::{class_name, synthesise, PAPER_CLASSES};
 use crate::gallery::{relative, Figure, Gallery, Section, Table};
-use crate::localise::{localise, steps_figure, Preset};
+use crate::localise::{localise, steps_figure, Preset, BEST_SHORT_SIDE};
 use crate::model_args::ModelArgs;
 use anyhow::Context;
 use attribution::render::{grid, heatmap, overlay, save_png};
@@ -584,8 +584,8 @@ fn about_section(args: &Args, model: &dyn ImageModel, s: &Value, version: &str) 
                 vec!["class models, paper".into(), format!("{} steps, step {:?}, λ {}", p.steps, p.optimiser, p.penalties.l2)],
                 vec!["class models, recommended".into(), serde_json::to_string(&r).unwrap_or_default()],
                 vec!["saliency".into(), "gradient of the unnormalised top-1 class score, max-abs over colour".into()],
-                vec!["localisation (paper preset)".into(), "seeds > 95 % / < 30 % quantile, 5-component full-covariance GMMs (linfa), contrast-sensitive Potts γ = 50, 8-connected, Boykov–Kolmogorov max-flow, largest 8-connected component; top-5 classes; IoU ≥ 0.5 with the devkit's +1 convention".into()],
-                vec!["localisation (best preset)".into(), "Grad-CAM of each class at the last feature map, averaged over the ten crops (short side 384), box around the largest 8-connected region above 20 % of the maximum".into()],
+                vec!["localisation (paper preset)".into(), "seeds > 95 % / < 30 % quantile, 5-component full-covariance GMMs (K-means start, every seed pixel, as scikit-learn fits them), contrast-sensitive Potts γ = 50, 8-connected, Boykov–Kolmogorov max-flow, largest 8-connected component; top-5 classes; IoU ≥ 0.5 with the devkit's +1 convention".into()],
+                vec!["localisation (best preset)".into(), format!("Grad-CAM of each class at the last feature map, averaged over the ten crops (short side {BEST_SHORT_SIDE}), box around the largest 8-connected region above 20 % of the maximum")],
                 vec!["threads".into(), format!("{} (rayon)", rayon_threads())],
             ],
         }],
