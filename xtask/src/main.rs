@@ -12,17 +12,34 @@ mod bench;
 mod fuzz;
 mod gpu_check;
 
+const USAGE: &str = "usage: cargo xtask bench [--peer-python PATH] [--setup-peer]
+       cargo xtask repro [--data DIR] [--out DIR] [--limit N] [--steps N] [--resume]
+       cargo xtask fuzz [--runs N] [TARGET...]
+       cargo xtask gpu-check [--peer-path DIR]";
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `repro` passes its options on to `deepinside repro`, which has a `--help` of its own.
+    let asks_help = args.iter().any(|a| a == "--help" || a == "-h");
     match args.first().map(String::as_str) {
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(task) if asks_help && task != "repro" => {
+            println!("{USAGE}");
+            Ok(())
+        }
         Some("bench") => bench::run(&args[1..]),
         Some("repro") => repro(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("gpu-check") => gpu_check::run(&args[1..]),
-        _ => {
-            eprintln!(
-                "usage: cargo xtask bench [--peer-python PATH] [--setup-peer]\n       cargo xtask repro [--data DIR] [--out DIR] [--limit N] [--steps N] [--resume]\n       cargo xtask fuzz [--runs N] [TARGET...]\n       cargo xtask gpu-check [--peer-path DIR]"
-            );
+        Some(other) => {
+            eprintln!("unknown task {other}\n{USAGE}");
+            std::process::exit(2);
+        }
+        None => {
+            eprintln!("{USAGE}");
             std::process::exit(2);
         }
     }
