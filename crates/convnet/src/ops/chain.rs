@@ -11,7 +11,7 @@
 //! [`BackwardRule`] and the same kernels as the per-layer ops, so both paths compute the
 //! same numbers. Models use it when nothing inside the network is captured or probed.
 use super::activation::{apply_in_place, mask_in_place};
-use super::{f32_data, ActivationKind, Conv2dParams, LinearParams};
+use super::{f32_data, on_pool, ActivationKind, Conv2dParams, LinearParams};
 use crate::rule::BackwardRule;
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use std::sync::{Arc, Mutex};
@@ -132,7 +132,24 @@ impl CustomOp1 for ChainOp {
         "deepinside-chain"
     }
 
+    // Both walks run on a pool thread: a pass has ~200 parallel loops, and entering the
+    // pool from outside for each one costs a sleep and wake-up of the calling thread.
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        on_pool(|| self.forward_walk(s, l))
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        on_pool(|| self.backward_walk(arg, res, grad))
+    }
+}
+
+impl ChainOp {
+    fn forward_walk(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = f32_data(s, l, self.name())?;
         // `flat`: the value is `[n, features]` (after pooling or a linear layer).
         let (n, mut d, mut flat): (usize, Dims, bool) = match *l.shape().dims() {
@@ -236,7 +253,7 @@ impl CustomOp1 for ChainOp {
         Ok((CpuStorage::F32(cur), shape))
     }
 
-    fn bwd(
+    fn backward_walk(
         &self,
         arg: &Tensor,
         _res: &Tensor,

@@ -1,7 +1,7 @@
 //! 2-D convolution (dense or depthwise) with constant weights: forward, and an input-only
 //! backward. Weight gradients are never computed: attribution and synthesis differentiate
 //! with respect to the image only.
-use super::{depthwise, f32_data, gemm_conv, nchw};
+use super::{depthwise, f32_data, gemm_conv, nchw, on_pool};
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use std::sync::Arc;
 
@@ -281,7 +281,8 @@ impl CustomOp1 for Conv2dOp {
         let p = &*self.0;
         let x = f32_data(s, l, self.name())?;
         let (n, h, w, ho, wo) = self.input_dims(l)?;
-        let y = p.forward_cpu(x, n, h, w, ho, wo);
+        // On a pool thread: im2col and gemm are two parallel loops (see `on_pool`).
+        let y = on_pool(|| p.forward_cpu(x, n, h, w, ho, wo));
         Ok((CpuStorage::F32(y), Shape::from((n, p.out_channels, ho, wo))))
     }
 
@@ -340,7 +341,7 @@ impl CustomOp1 for Conv2dInputGrad {
         let p = &*self.params;
         let g = f32_data(s, l, self.name())?;
         let (n, _, ho, wo) = nchw(l, self.name())?;
-        let dx = p.input_grad_cpu(g, n, self.h, self.w, ho, wo);
+        let dx = on_pool(|| p.input_grad_cpu(g, n, self.h, self.w, ho, wo));
         Ok((
             CpuStorage::F32(dx),
             Shape::from((n, p.in_channels, self.h, self.w)),
