@@ -132,8 +132,8 @@ impl CustomOp1 for ChainOp {
         "deepinside-chain"
     }
 
-    // Both walks run on a pool thread: a pass has ~200 parallel loops, and entering the
-    // pool from outside for each one costs a sleep and wake-up of the calling thread.
+    // Both walks run on a pool thread: a pass has hundreds of parallel loops, and entering
+    // the pool from outside for each one costs a sleep and wake-up of the calling thread.
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         on_pool(|| self.forward_walk(s, l))
     }

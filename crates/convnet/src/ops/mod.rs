@@ -51,10 +51,11 @@ pub(crate) fn nchw(layout: &Layout, op: &str) -> candle_core::Result<(usize, usi
 ///
 /// Called from outside the pool, every parallel loop would hand its work to the pool and
 /// put the calling thread to sleep until it is done: one sleep and wake-up per loop, and a
-/// third thread competing for the cores. A batch-1 pass of EfficientNet-Lite0 runs ~200
-/// such loops; entering the pool once for the whole pass cut the context switches of the
-/// saliency benchmark twelvefold and its time from 18–26 ms to 15 ms on two cores, where
-/// the slow end came from runs in which waking a sleeping thread was slow.
+/// third thread competing for the cores. A batch-1 saliency pass of EfficientNet-Lite0
+/// runs hundreds of such loops; entering the pool once for the whole pass cut the context
+/// switches of its benchmark twelvefold and its time from 18–26 ms to 15 ms on two cores,
+/// where the slow end came from processes in which waking a sleeping thread was slow
+/// (docs/performance.md, item 8).
 pub(crate) fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if rayon::current_thread_index().is_some() {
         f()
