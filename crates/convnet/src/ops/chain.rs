@@ -141,10 +141,16 @@ impl CustomOp1 for ChainOp {
     fn bwd(
         &self,
         arg: &Tensor,
-        res: &Tensor,
+        _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        on_pool(|| self.backward_walk(arg, res, grad))
+        // The caller holds the lock, not the pool thread: a pool thread waiting inside the
+        // walk may run other queued work, which must never find this lock taken.
+        let guard = self.tape.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(tape) = guard.as_ref() else {
+            bail!("{}: backward without a recorded forward pass", self.name());
+        };
+        on_pool(|| self.backward_walk(tape, arg, grad))
     }
 }
 
@@ -255,14 +261,10 @@ impl ChainOp {
 
     fn backward_walk(
         &self,
+        tape: &Tape,
         arg: &Tensor,
-        _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<Option<Tensor>> {
-        let guard = self.tape.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(tape) = guard.as_ref() else {
-            bail!("{}: backward without a recorded forward pass", self.name());
-        };
         let n = tape.n;
         let stages = self.stages();
         // Gradients waiting to be added at a stage's input (from residual connections);
