@@ -19,14 +19,10 @@ const USAGE: &str = "usage: cargo xtask bench [--peer-python PATH] [--setup-peer
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // `repro` passes its options on to `deepinside repro`, which has a `--help` of its own.
-    let asks_help = args.iter().any(|a| a == "--help" || a == "-h");
+    let is_flag = |a: &String| a == "--help" || a == "-h";
     match args.first().map(String::as_str) {
-        Some("help" | "--help" | "-h") => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        Some(task) if asks_help && task != "repro" => {
+        // `repro` passes its options on to `deepinside repro`, which has a `--help` of its own.
+        Some(task) if task == "help" || (task != "repro" && args.iter().any(is_flag)) => {
             println!("{USAGE}");
             Ok(())
         }
