@@ -1,9 +1,11 @@
-//! Reading image files as 8-bit RGB. JPEGs go through libjpeg-turbo (the decoder Pillow
-//! uses, so decoded values match the reference bit for bit); everything else through the
-//! `image` crate. Grayscale, alpha and 16-bit images are converted, as Pillow's
-//! `convert("RGB")` does.
+//! Reading image files as 8-bit RGB. JPEGs go through libjpeg-turbo's C decoder (the one
+//! Pillow uses, so decoded values match the reference bit for bit; see `jpeg.rs`); everything
+//! else through the `image` crate. Grayscale, alpha and 16-bit images are converted, as
+//! Pillow's `convert("RGB")` does. Damaged files are errors that name the file.
+use super::jpeg::{self, JpegError};
 use crate::error::{ConvnetError, Result};
 use image::RgbImage;
+use std::io::Cursor;
 use std::path::Path;
 
 fn err(path: &Path, reason: impl Into<String>) -> ConvnetError {
@@ -18,11 +20,14 @@ fn err(path: &Path, reason: impl Into<String>) -> ConvnetError {
 /// gigabytes are allocated.
 pub const MAX_PIXELS: u64 = 2 * 89_478_485;
 
+/// The error text for an image over [`MAX_PIXELS`].
+pub(super) fn over_limit(width: u64, height: u64) -> String {
+    format!("{width} × {height} pixels is over the limit of {MAX_PIXELS} (a decompression bomb?)")
+}
+
 fn check_size(width: u64, height: u64) -> std::result::Result<(), String> {
     if width.saturating_mul(height) > MAX_PIXELS {
-        return Err(format!(
-            "{width} × {height} pixels is over the limit of {MAX_PIXELS} (a decompression bomb?)"
-        ));
+        return Err(over_limit(width, height));
     }
     Ok(())
 }
@@ -39,44 +44,40 @@ pub fn decode_rgb(bytes: &[u8], path: &Path) -> Result<RgbImage> {
         return Err(err(path, "file is empty"));
     }
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        match decode_jpeg(bytes) {
-            Ok(img) => return Ok(img),
-            Err(turbo) => {
-                // libjpeg-turbo refuses CMYK to RGB; the image crate handles it.
-                return decode_generic(bytes)
-                    .map_err(|e| err(path, format!("corrupt JPEG: {turbo}; {e}")));
+        return match jpeg::decode(bytes, MAX_PIXELS) {
+            Ok(img) => Ok(img),
+            // libjpeg does not convert CMYK to RGB; the image crate does.
+            Err(JpegError::Unsupported(why)) => {
+                decode_generic(bytes).map_err(|e| err(path, format!("{why}; {e}")))
             }
-        }
+            Err(JpegError::Bad(why)) => Err(err(path, why)),
+        };
     }
     decode_generic(bytes).map_err(|e| err(path, e))
 }
 
-fn decode_jpeg(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
-    let header = turbojpeg::read_header(bytes).map_err(|e| e.to_string())?;
-    check_size(header.width as u64, header.height as u64)?;
-    let img =
-        turbojpeg::decompress(bytes, turbojpeg::PixelFormat::RGB).map_err(|e| e.to_string())?;
-    if img.width == 0 || img.height == 0 {
-        return Err("image has no pixels".into());
-    }
-    let row = img.width * 3;
-    let mut data = Vec::with_capacity(row * img.height);
-    for y in 0..img.height {
-        data.extend_from_slice(&img.pixels[y * img.pitch..y * img.pitch + row]);
-    }
-    RgbImage::from_raw(img.width as u32, img.height as u32, data)
-        .ok_or_else(|| "bad JPEG buffer".into())
+/// A reader of `bytes` with the `image` crate's decompression-bomb limits set to ours: no
+/// side over 2^24 and no allocation over what [`MAX_PIXELS`] of 16-bit RGBA need.
+fn reader(bytes: &[u8]) -> std::result::Result<image::ImageReader<Cursor<&[u8]>>, String> {
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| format!("not a readable image: {e}"))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(1 << 24);
+    limits.max_image_height = Some(1 << 24);
+    limits.max_alloc = Some(MAX_PIXELS * 8);
+    reader.limits(limits);
+    Ok(reader)
 }
 
 fn decode_generic(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
-    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| format!("not a readable image: {e}"))?;
-    let (w, h) = reader
+    let (w, h) = reader(bytes)?
         .into_dimensions()
         .map_err(|e| format!("not a readable image: {e}"))?;
     check_size(w as u64, h as u64)?;
-    let img = image::load_from_memory(bytes).map_err(|e| format!("not a readable image: {e}"))?;
+    let img = reader(bytes)?
+        .decode()
+        .map_err(|e| format!("not a readable image: {e}"))?;
     if img.width() == 0 || img.height() == 0 {
         return Err("image has no pixels".into());
     }
@@ -87,7 +88,6 @@ fn decode_generic(bytes: &[u8]) -> std::result::Result<RgbImage, String> {
 mod tests {
     use super::*;
     use image::{DynamicImage, ImageFormat, Luma, LumaA, Rgba};
-    use std::io::Cursor;
 
     fn encode(img: DynamicImage, fmt: ImageFormat) -> Vec<u8> {
         let mut buf = Cursor::new(Vec::new());
@@ -140,7 +140,8 @@ mod tests {
         let mut bytes = encode(img, ImageFormat::Jpeg);
         // SOF0 segment: FF C0, length (2), precision (1), height (2), width (2).
         let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
-        bytes[sof + 5..sof + 9].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF]);
+        // 60 000 × 60 000: under libjpeg's own 65 500 limit, over ours.
+        bytes[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
         let e = decode_rgb(&bytes, Path::new("bomb.jpg"))
             .unwrap_err()
             .to_string();

@@ -2,6 +2,7 @@
 //! the PyTorch reference pipeline (libjpeg-turbo decode, Pillow's antialiased bilinear
 //! resize rounded to uint8, then per-channel normalisation in float32).
 mod decode;
+mod jpeg;
 mod resize;
 
 pub use decode::{decode_rgb, load_rgb};
