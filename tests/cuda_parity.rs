@@ -7,7 +7,7 @@
 mod common;
 
 use candle_core::{Device, Tensor, Var};
-use common::{effnet_weights, fixtures, rel_l2, values};
+use common::{effnet_weights, rel_l2, sample_fixtures, values};
 use convnet::{load_model, BackwardRule, ForwardOptions, ImageModel, ModelKind};
 
 fn models() -> (Box<dyn ImageModel>, Box<dyn ImageModel>) {
@@ -33,7 +33,7 @@ fn input_grad(m: &dyn ImageModel, x: &Tensor, class: usize, rule: BackwardRule) 
 #[test]
 fn logits_and_gradients_on_the_gpu_match_the_cpu_for_every_rule() {
     let (cpu, gpu) = models();
-    for (id, f) in fixtures("fixtures") {
+    for (id, f) in sample_fixtures() {
         let x = &f["input"];
         let on_gpu = values(
             &gpu.forward(&x.to_device(gpu.device()).unwrap())

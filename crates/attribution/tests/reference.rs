@@ -1,45 +1,16 @@
-//! Saliency, DeconvNet and guided backprop maps against PyTorch/Captum
-//! (`shared/reference/fixtures`, EfficientNet-Lite0), batching, and bad targets.
-use attribution::{attribute, Method, Reduction, Target};
-use candle_core::{Device, Tensor};
-use convnet::EfficientNetLite0;
-use std::path::PathBuf;
+//! Saliency, DeconvNet and guided backprop maps against PyTorch/Captum (EfficientNet-Lite0:
+//! the sample photos in the repository, and `shared/reference/fixtures` when present),
+//! batching, and bad targets.
+#[path = "../../../tests/support/mod.rs"]
+mod support;
 
-fn shared() -> PathBuf {
-    std::env::var_os("DEEPINSIDE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-}
+use attribution::{attribute, Method, Reduction, Target};
+use candle_core::Tensor;
+use convnet::{EfficientNetLite0, ForwardOptions, ImageModel};
+use support::fixtures::{effnet_weights, fixtures, rel_l2, sample_fixtures, Fixture};
 
 fn model() -> EfficientNetLite0 {
-    EfficientNetLite0::load(&shared().join("models/efficientnet-lite0-57934424.pth")).unwrap()
-}
-
-fn fixtures() -> Vec<(String, std::collections::HashMap<String, Tensor>)> {
-    let dir = shared().join("reference/fixtures");
-    let mut v: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .map(|p| {
-            (
-                p.file_stem().unwrap().to_string_lossy().to_string(),
-                candle_core::safetensors::load(&p, &Device::Cpu).unwrap(),
-            )
-        })
-        .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
-}
-
-fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-        .sum();
-    let den: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
-    (num / den).sqrt()
+    EfficientNetLite0::load(&effnet_weights()).unwrap()
 }
 
 fn flat(t: &Tensor) -> Vec<f32> {
@@ -50,9 +21,20 @@ fn flat(t: &Tensor) -> Vec<f32> {
 /// bounded by float32 rounding of ReLU6 masks (see docs/convnet.md: the fixtures are up to
 /// 3.9e-3 from the exact float64 gradient themselves), measured up to 3.9e-3.
 #[test]
-fn maps_match_captum() {
+fn maps_match_captum_on_the_sample_photos() {
+    maps_match_captum(sample_fixtures());
+}
+
+#[test]
+fn maps_match_captum_on_the_dev_fixtures() {
+    if let Some(fx) = fixtures("fixtures") {
+        maps_match_captum(fx);
+    }
+}
+
+fn maps_match_captum(fx: Vec<Fixture>) {
     let m = model();
-    for (id, f) in fixtures() {
+    for (id, f) in fx {
         let top1 = f["top1"].to_scalar::<i64>().unwrap() as usize;
         for (method, key, bound) in [
             (Method::Gradient, "saliency", 5e-3),
@@ -79,7 +61,7 @@ fn maps_match_captum() {
 #[test]
 fn many_images_and_classes_in_one_call_equal_one_at_a_time() {
     let m = model();
-    let fx = fixtures();
+    let fx = sample_fixtures();
     let x = Tensor::cat(&[&fx[0].1["input"], &fx[1].1["input"]], 0).unwrap();
     let targets = Target::top_k(3);
     let batched = attribute(&m, &x, &targets, Method::Gradient).unwrap();
@@ -103,19 +85,39 @@ fn many_images_and_classes_in_one_call_equal_one_at_a_time() {
 #[test]
 fn any_layer_unit_or_channel_can_be_explained() {
     let m = model();
-    let x = &fixtures()[0].1["input"];
+    let x = &sample_fixtures()[0].1["input"];
     let ch = Target::Channel {
         layer: "blocks.5.depthwise".into(),
         channel: 7,
     };
+    // The most active unit of the channel that ReLU6 does not clip, so its gradient is not 0.
+    let layer = "blocks.5.depthwise";
+    let opts = ForwardOptions {
+        capture: vec![layer.into()],
+        ..Default::default()
+    };
+    let act: Vec<Vec<f32>> = m.forward_with(x, &opts).unwrap().activations[layer]
+        .get(0)
+        .and_then(|a| a.get(7))
+        .and_then(|a| a.to_vec2())
+        .unwrap();
+    let (mut best, mut at) = (0f32, (0, 0));
+    for (y, row) in act.iter().enumerate() {
+        for (xx, &v) in row.iter().enumerate() {
+            if v > best && v < 6.0 {
+                (best, at) = (v, (y, xx));
+            }
+        }
+    }
+    assert!(best > 0.0, "channel 7 is inactive on this photo");
     let neuron = Target::Neuron {
-        layer: "blocks.5.depthwise".into(),
-        index: vec![7, 3, 4],
+        layer: layer.into(),
+        index: vec![7, at.0, at.1],
     };
     let out = attribute(&m, x, &[ch, neuron], Method::Gradient)
         .unwrap()
         .remove(0);
-    // The neuron at (3, 4) of a 14×14 map sees only a patch of the image.
+    // One unit of a 14×14 map sees only a patch of the image.
     let map = out[1].map(Reduction::MaxAbs);
     let nonzero = map.iter().filter(|v| **v != 0.0).count();
     assert!(
@@ -135,7 +137,7 @@ fn any_layer_unit_or_channel_can_be_explained() {
 #[test]
 fn bad_targets_list_what_exists() {
     let m = model();
-    let x = &fixtures()[0].1["input"];
+    let x = &sample_fixtures()[0].1["input"];
     let err = |t: Target| {
         attribute(&m, x, &[t], Method::Gradient)
             .err()

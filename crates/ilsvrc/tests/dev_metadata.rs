@@ -1,13 +1,15 @@
 //! The real wsolevaluation-style metadata of `shared/data/ilsvrc-dev`.
+#[path = "../../../tests/support/shared.rs"]
+mod support;
+
 use ilsvrc::{wsol, ClassNames};
-use std::path::PathBuf;
 
 #[test]
 fn the_dev_set_reads_completely() {
-    let shared = std::env::var_os("DEEPINSIDE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let ds = wsol::read(&shared.join("data/ilsvrc-dev")).unwrap();
+    let Some(dev) = support::shared("data/ilsvrc-dev") else {
+        return;
+    };
+    let ds = wsol::read(&dev).unwrap();
     assert_eq!(
         ilsvrc::dataset::detect(&ds.root).unwrap(),
         ilsvrc::Format::Wsol
@@ -31,7 +33,7 @@ fn the_dev_set_reads_completely() {
         "passenger car"
     );
     assert_eq!(first.boxes[0], ilsvrc::BoxF::new(0.0, 52.7, 207.3, 193.4));
-    let shipped = std::fs::read_to_string(shared.join("data/ilsvrc-dev/synset_words.txt")).unwrap();
+    let shipped = std::fs::read_to_string(dev.join("synset_words.txt")).unwrap();
     let dev = ClassNames::parse_synset_words(&shipped).unwrap();
     assert!(dev
         .iter()

