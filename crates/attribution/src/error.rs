@@ -6,6 +6,9 @@ pub enum AttributionError {
     /// A class, layer, channel or neuron that the model does not have.
     #[error("{0}")]
     Target(String),
+    /// An input the method cannot take (an image over a size limit, say).
+    #[error("unsupported input: {0}")]
+    Input(String),
     /// A map with nothing to show (all zero or not finite).
     #[error("degenerate attribution: {0}")]
     Degenerate(String),

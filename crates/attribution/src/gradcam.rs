@@ -116,7 +116,7 @@ pub fn grad_cam_ten_crop(
             ));
         }
     }
-    let crops = crate::tencrop::Crops::new(model, img, geometry);
+    let crops = crate::tencrop::Crops::new(model, img, geometry)?;
     let x = model.preprocessing().batch(&crops.images, model.device())?;
     let per_crop = grad_cam(model, &x, targets, layer)?;
     Ok((0..targets.len())

@@ -32,4 +32,4 @@ pub use gradcam::{grad_cam, grad_cam_ten_crop, last_spatial_layer, upsample_bili
 pub use reduce::Reduction;
 pub use smooth::{blurred, gaussian_blur};
 pub use target::{top_k, ResolvedTarget, Target};
-pub use tencrop::{ten_crop, TenCrop, TenCropResult};
+pub use tencrop::{ten_crop, TenCrop, TenCropResult, MAX_ASPECT_RATIO, MAX_MAP_PIXELS};

@@ -3,7 +3,7 @@
 //! compute the ten maps in one batch, un-mirror them, put each back where its crop came
 //! from and average by how many crops cover each pixel.
 use crate::attribute::Pass;
-use crate::error::Result;
+use crate::error::{AttributionError, Result};
 use crate::reduce::Reduction;
 use crate::target::{ResolvedTarget, Target};
 use convnet::preprocess::pillow_bilinear;
@@ -36,15 +36,51 @@ pub struct TenCropResult {
     pub score: f32,
 }
 
+/// The most a 10-crop image's long side may exceed its short side by: past it the five
+/// crops cover a sliver of the image (at 16:1, under a third of it), and the map grows with
+/// the long side. A 1 × 5000 image would otherwise make a 256 × 1 280 000 map.
+pub const MAX_ASPECT_RATIO: u64 = 16;
+
+/// The most pixels a 10-crop map (the resized image) may have: 2^22, 16 MiB of float32 and a
+/// 12 MiB RGB image. The paper's short side of 256 at the largest aspect ratio needs 2^20.
+pub const MAX_MAP_PIXELS: u64 = 1 << 22;
+
 impl TenCrop {
+    /// The resized size of a `w × h` image, or an error naming the limit it is over
+    /// ([`MAX_ASPECT_RATIO`], [`MAX_MAP_PIXELS`]).
+    pub fn checked_size(&self, w: u32, h: u32) -> Result<(u32, u32)> {
+        let (short, long) = (w.min(h) as u64, w.max(h) as u64);
+        if short == 0 {
+            return Err(AttributionError::Input(format!(
+                "a {w} × {h} image has no pixels"
+            )));
+        }
+        if long > MAX_ASPECT_RATIO * short {
+            return Err(AttributionError::Input(format!(
+                "a {w} × {h} image is over the 10-crop aspect-ratio limit of \
+                 {MAX_ASPECT_RATIO}:1 (use one crop, which squashes it to the model's input)"
+            )));
+        }
+        let (rw, rh) = self.resized_size(w, h);
+        if rw as u64 * rh as u64 > MAX_MAP_PIXELS {
+            return Err(AttributionError::Input(format!(
+                "10-crop map of {rw} × {rh} pixels (short side {}) is over the limit of \
+                 {MAX_MAP_PIXELS}",
+                self.short_side
+            )));
+        }
+        Ok((rw, rh))
+    }
+
     /// Size of the resized image: short side to `short_side`, long side scaled and
     /// truncated (torchvision's `Resize(256)`).
     pub fn resized_size(&self, w: u32, h: u32) -> (u32, u32) {
         let s = self.short_side as u64;
+        let scaled = |a: u32, b: u32| (s * a as u64 / b.max(1) as u64).min(u32::MAX as u64) as u32;
         if w <= h {
-            (self.short_side, (s * h as u64 / w as u64) as u32)
+            (self.short_side, scaled(h, w))
         } else {
-            ((s * w as u64 / h as u64) as u32, self.short_side)
+            (scaled(w, h), self.short_side)
         }
     }
 
@@ -71,10 +107,10 @@ pub(crate) struct Crops {
 }
 
 impl Crops {
-    pub fn new(model: &dyn ImageModel, img: &RgbImage, geometry: TenCrop) -> Self {
+    pub fn new(model: &dyn ImageModel, img: &RgbImage, geometry: TenCrop) -> Result<Self> {
         let pre = model.preprocessing();
         let (cw, ch) = (pre.width, pre.height);
-        let (w, h) = geometry.resized_size(img.width(), img.height());
+        let (w, h) = geometry.checked_size(img.width(), img.height())?;
         let (w, h) = (w.max(cw), h.max(ch));
         let resized = pillow_bilinear(img, w, h);
         let offsets = TenCrop::offsets(w, h, cw.max(ch));
@@ -86,13 +122,13 @@ impl Crops {
             let m = mirror(&images[i]);
             images.push(m);
         }
-        Crops {
+        Ok(Crops {
             resized,
             offsets,
             images,
             crop_w: cw,
             crop_h: ch,
-        }
+        })
     }
 
     /// Un-mirrors the ten crop-sized maps, puts each back where its crop came from and
@@ -126,7 +162,7 @@ pub fn ten_crop(
     reduction: Reduction,
     geometry: TenCrop,
 ) -> Result<TenCropResult> {
-    let crops = Crops::new(model, img, geometry);
+    let crops = Crops::new(model, img, geometry)?;
     let x = model.preprocessing().batch(&crops.images, model.device())?;
     let pass = Pass::new(model, &x, method, std::slice::from_ref(target))?;
     let attributions = match target {
@@ -163,5 +199,25 @@ mod tests {
             TenCrop::offsets(256, 256, 224),
             [(0, 0), (32, 0), (0, 32), (32, 32), (16, 16)]
         );
+    }
+
+    #[test]
+    fn sizes_past_the_limits_are_refused_by_name() {
+        let g = TenCrop::default();
+        assert_eq!(g.checked_size(500, 375).unwrap(), (341, 256));
+        assert_eq!(g.checked_size(1, 1).unwrap(), (256, 256));
+        assert_eq!(g.checked_size(16, 256).unwrap(), (256, 4096));
+        let e = g.checked_size(1, 5000).unwrap_err().to_string();
+        assert!(e.contains("1 × 5000") && e.contains("16:1"), "{e}");
+        let e = g.checked_size(0, 5).unwrap_err().to_string();
+        assert!(e.contains("no pixels"), "{e}");
+        let big = TenCrop { short_side: 4096 };
+        let e = big.checked_size(1000, 1000).unwrap_err().to_string();
+        assert!(
+            e.contains("4096 × 4096") && e.contains("over the limit"),
+            "{e}"
+        );
+        // The u32 long side cannot overflow.
+        assert_eq!(g.resized_size(1, u32::MAX).1, u32::MAX);
     }
 }

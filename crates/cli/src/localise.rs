@@ -327,15 +327,22 @@ fn cam_maps(
     Ok(sum)
 }
 
-/// An inclusive pixel box of the model-size image, in the pixels of an image `sx` times
-/// wider and `sy` times taller: pixel `x` covers `[x, x + 1)`, so the far edge scales as `x1 + 1`.
-pub fn to_image_box(b: BoundingBox, sx: f64, sy: f64) -> ilsvrc::BoxF {
-    ilsvrc::BoxF::new(
-        b.x0 as f64 * sx,
-        b.y0 as f64 * sy,
-        (b.x1 + 1) as f64 * sx - 1.0,
-        (b.y1 + 1) as f64 * sy - 1.0,
-    )
+/// An inclusive pixel box of a `from`-sized image (the model-size image or its map) in the
+/// pixels of a `to`-sized one: pixel `x` covers `[x, x + 1)`, so the far edge scales as
+/// `x1 + 1`. The result always lies inside the `to` image with `x0 ≤ x1` and `y0 ≤ y1`: an
+/// image smaller than the model's input (1 × 1, say) gets the pixels its box covers, at
+/// least one. For an image at least as large as `from` the clamps change nothing.
+pub fn to_image_box(b: BoundingBox, from: (u32, u32), to: (u32, u32)) -> ilsvrc::BoxF {
+    let axis = |lo: u32, hi: u32, n_from: u32, n_to: u32| {
+        let s = n_to as f64 / n_from.max(1) as f64;
+        let last = (n_to.max(1) - 1) as f64;
+        let a = (lo as f64 * s).clamp(0.0, last);
+        let b = ((hi + 1) as f64 * s - 1.0).clamp(a, last);
+        (a, b)
+    };
+    let (x0, x1) = axis(b.x0, b.x1, from.0, to.0);
+    let (y0, y1) = axis(b.y0, b.y1, from.1, to.1);
+    ilsvrc::BoxF::new(x0, y0, x1, y1)
 }
 
 /// A class, its score, its saliency map and the box made from it (input-size pixels).
@@ -437,7 +444,7 @@ pub fn steps_figure(image: &RgbImage, c: &ClassBox, ground_truth: &[BoxF]) -> Rg
         draw_box(&mut boxed, b, [230, 30, 30], 2);
     }
     if let Some(b) = c.bbox {
-        let b = to_image_box(b, 1.0, 1.0);
+        let b = to_image_box(b, image.dimensions(), image.dimensions());
         draw_box(&mut boxed, &b, [40, 220, 60], 2);
     }
     let tiles = vec![
@@ -480,7 +487,8 @@ pub fn presets_figure(
     }
     for (c, colour) in [(paper, [240, 220, 40]), (best, [40, 220, 60])] {
         if let Some(b) = c.bbox {
-            draw_box(&mut boxed, &to_image_box(b, 1.0, 1.0), colour, 2);
+            let b = to_image_box(b, image.dimensions(), image.dimensions());
+            draw_box(&mut boxed, &b, colour, 2);
         }
     }
     let tiles = vec![
@@ -492,4 +500,47 @@ pub fn presets_figure(
         (boxed, "paper (yellow), best (green)".to_string()),
     ];
     grid(&tiles, tiles.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid_inside(b: &BoxF, (w, h): (u32, u32)) -> bool {
+        0.0 <= b.x0
+            && b.x0 <= b.x1
+            && b.x1 <= (w - 1) as f64
+            && 0.0 <= b.y0
+            && b.y0 <= b.y1
+            && b.y1 <= (h - 1) as f64
+    }
+
+    #[test]
+    fn boxes_map_into_any_image_size_and_stay_inside_it() {
+        let b = BoundingBox {
+            x0: 24,
+            y0: 128,
+            x1: 200,
+            y1: 150,
+        };
+        // An image larger than the input: the far edge scales as x1 + 1, nothing is clamped.
+        let big = to_image_box(b, (224, 224), (448, 224));
+        assert_eq!(
+            (big.x0, big.x1, big.y0, big.y1),
+            (48.0, 401.0, 128.0, 150.0)
+        );
+        // 1 × 1 (was x1 < x0, negative) and 1 × 5000 images: valid, inside, one pixel wide.
+        for size in [(1, 1), (1, 5000), (5000, 1), (3, 7)] {
+            let r = to_image_box(b, (224, 224), size);
+            assert!(valid_inside(&r, size), "{size:?}: {r:?}");
+        }
+        let whole = BoundingBox {
+            x0: 0,
+            y0: 0,
+            x1: 223,
+            y1: 223,
+        };
+        let r = to_image_box(whole, (224, 224), (1, 5000));
+        assert_eq!((r.x0, r.x1, r.y0, r.y1), (0.0, 0.0, 0.0, 4999.0));
+    }
 }

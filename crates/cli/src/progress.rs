@@ -35,8 +35,8 @@ pub fn finish(failed: &[String], total: usize) -> ExitCode {
 }
 
 /// Runs `work` on each image under a progress bar (shown above `min` images): a JSON line it
-/// returns goes to stdout (and to `on_line`), an error is reported and the image skipped.
-/// Returns exit status 1 if any image failed.
+/// returns goes to stdout (and to `on_line`); an error is reported on stderr and as a JSON
+/// line `{"image", "error"}`, and the batch goes on. Returns exit status 1 if any image failed.
 pub fn each_image(
     images: &[PathBuf],
     min: usize,
@@ -52,7 +52,13 @@ pub fn each_image(
                 bar.suspend(|| println!("{line}"));
             }
             Err(e) => {
-                bar.suspend(|| eprintln!("error: {}: {e:#}", path.display()));
+                let message = format!("{e:#}");
+                bar.suspend(|| eprintln!("error: {}: {message}", path.display()));
+                let line =
+                    serde_json::json!({ "image": path.display().to_string(), "error": message })
+                        .to_string();
+                on_line(&line)?;
+                bar.suspend(|| println!("{line}"));
                 failed.push(path.display().to_string());
             }
         }

@@ -97,7 +97,8 @@ fn centred(w: f64, h: f64, area: f64) -> BoxF {
 
 /// MaxBoxAccV2 hits of one map: min-max normalised to 0..255, thresholded at each τ, a box
 /// around every connected region, hit if any box reaches IoU δ with a ground-truth box.
-fn box_hits(map: &Array2<f32>, gt: &[BoxF], sx: f64, sy: f64) -> Vec<Vec<bool>> {
+fn box_hits(map: &Array2<f32>, gt: &[BoxF], size: (u32, u32)) -> Vec<Vec<bool>> {
+    let from = (map.ncols() as u32, map.nrows() as u32);
     let (lo, hi) = map
         .iter()
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
@@ -116,7 +117,7 @@ fn box_hits(map: &Array2<f32>, gt: &[BoxF], sx: f64, sy: f64) -> Vec<Vec<bool>> 
             let cut = (t as f32 / THRESHOLDS as f32 * 255.0).floor();
             segment::component_boxes(&scaled.mapv(|v| v > cut))
                 .iter()
-                .map(|b| to_image_box(*b, sx, sy).best_iou(gt))
+                .map(|b| to_image_box(*b, from, size).best_iou(gt))
                 .fold(0.0, f64::max)
         })
         .collect();
@@ -357,10 +358,6 @@ fn evaluate(
     let rgb = load_rgb(&data.path(img))?;
     let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;
     let size = img.size.unwrap_or(rgb.dimensions());
-    let (sx, sy) = (
-        size.0 as f64 / shown.width() as f64,
-        size.1 as f64 / shown.height() as f64,
-    );
     if !localising {
         let row: Vec<f32> = model.forward(&x)?.get(0)?.to_vec1()?;
         let top = crate::commands::classify::top_k(&row, 5);
@@ -372,7 +369,8 @@ fn evaluate(
     let boxes = localise(model, preset, &shown, &x, 5, &[label])?;
     let (top, label_box) = boxes.split_at(5);
     let label_box = &label_box[0];
-    let to = |b: &Option<segment::BoundingBox>| b.map(|b| to_image_box(b, sx, sy));
+    let to =
+        |b: &Option<segment::BoundingBox>| b.map(|b| to_image_box(b, shown.dimensions(), size));
     let (w, h) = (size.0 as f64, size.1 as f64);
     let iou = |b: &BoxF| b.best_iou(&img.boxes);
     Ok(json!({
@@ -389,7 +387,7 @@ fn evaluate(
             "centre_50": centred(w, h, 0.5),
             "centre_75": centred(w, h, 0.75),
         },
-        "maxbox_hits": box_hits(&label_box.map, &img.boxes, sx, sy)
+        "maxbox_hits": box_hits(&label_box.map, &img.boxes, size)
             .iter()
             .map(|h| h.iter().map(|&b| if b { '1' } else { '0' }).collect::<String>())
             .collect::<Vec<_>>(),

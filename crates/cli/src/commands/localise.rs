@@ -79,7 +79,9 @@ fn one(
         rgb.width() as f64 / shown.width() as f64,
         rgb.height() as f64 / shown.height() as f64,
     );
-    let to_image = |b: segment::BoundingBox| crate::localise::to_image_box(b, sx, sy);
+    let to_image = |b: segment::BoundingBox| {
+        crate::localise::to_image_box(b, shown.dimensions(), rgb.dimensions())
+    };
     // Picture at the image's own size: the top-1 object tinted, boxes drawn over it.
     let mut pic = rgb.clone();
     let mask = &boxes[0].segmentation.object;

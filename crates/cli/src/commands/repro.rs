@@ -309,7 +309,10 @@ fn localisation_figure(
         save_png(&steps_figure(&shown, &boxes[0], &gt), &png)?;
         let iou = boxes[0]
             .bbox
-            .map(|b| crate::localise::to_image_box(b, 1.0, 1.0).best_iou(&gt))
+            .map(|b| {
+                let size = shown.dimensions();
+                crate::localise::to_image_box(b, size, size).best_iou(&gt)
+            })
             .unwrap_or(0.0);
         let class = class_name(model, boxes[0].class);
         figures.push(Figure {
