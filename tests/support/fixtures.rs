@@ -1,5 +1,5 @@
 //! The PyTorch reference fixtures and the weights they were made with, for the test crates
-//! that run models (the root package's and `attribution`'s).
+//! that run models (the root package's, `attribution`'s and the CLI's).
 #![allow(dead_code)]
 use super::shared::{repo_data, shared, shared_dir};
 use candle_core::{Device, Tensor};

