@@ -34,6 +34,11 @@ pub fn finish(failed: &[String], total: usize) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// The JSON line of an image that failed: `{"image": PATH, "error": MESSAGE}`.
+pub fn error_line(path: &std::path::Path, message: &str) -> String {
+    serde_json::json!({ "image": path.display().to_string(), "error": message }).to_string()
+}
+
 /// Runs `work` on each image under a progress bar (shown above `min` images): a JSON line it
 /// returns goes to stdout (and to `on_line`); an error is reported on stderr and as a JSON
 /// line `{"image", "error"}`, and the batch goes on. Returns exit status 1 if any image failed.
@@ -54,9 +59,7 @@ pub fn each_image(
             Err(e) => {
                 let message = format!("{e:#}");
                 bar.suspend(|| eprintln!("error: {}: {message}", path.display()));
-                let line =
-                    serde_json::json!({ "image": path.display().to_string(), "error": message })
-                        .to_string();
+                let line = error_line(path, &message);
                 on_line(&line)?;
                 bar.suspend(|| println!("{line}"));
                 failed.push(path.display().to_string());

@@ -74,10 +74,7 @@ fn report_failure(args: &Args, path: &std::path::Path, message: &str, bar: &Prog
     bar.suspend(|| {
         eprintln!("error: {message}");
         if args.json {
-            println!(
-                "{}",
-                serde_json::json!({ "image": path.display().to_string(), "error": message })
-            );
+            println!("{}", crate::progress::error_line(path, message));
         }
     });
 }

@@ -1,5 +1,5 @@
 //! Reading image files as 8-bit RGB. JPEGs go through libjpeg-turbo's C decoder (the one
-//! Pillow uses, so decoded values match the reference bit for bit; see `jpeg.rs`); everything
+//! Pillow uses, so decoded values match the reference bit for bit; see the `jpeg` module); everything
 //! else through the `image` crate. Grayscale, alpha and 16-bit images are converted, as
 //! Pillow's `convert("RGB")` does. Damaged files are errors that name the file.
 use super::jpeg::{self, JpegError};

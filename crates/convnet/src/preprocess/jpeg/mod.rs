@@ -223,15 +223,15 @@ fn from_coefficients(
     // Row by row, so the upsampled chroma never leaves the cache.
     let mut rgb = vec![0u8; width * height * 3];
     for (oy, out) in rgb.chunks_exact_mut(width * 3).enumerate() {
-        let rows: Vec<&[u8]> = planes
-            .iter()
-            .zip(&mut scratch)
-            .zip(factors)
-            .map(|((p, s), &(_, _, uh, uv))| &s.row(p, (uh, uv), oy)[..width])
-            .collect();
-        match rows.as_slice() {
-            [y, cb, cr] => colour::ycc_to_rgb(y, cb, cr, out),
-            [y] => colour::gray_to_rgb(y, out),
+        let mut rows: [&[u8]; 3] = [&[]; 3];
+        for (((row, p), s), &(_, _, uh, uv)) in
+            rows.iter_mut().zip(&planes).zip(&mut scratch).zip(factors)
+        {
+            *row = &s.row(p, (uh, uv), oy)[..width];
+        }
+        match (planes.len(), rows) {
+            (3, [y, cb, cr]) => colour::ycc_to_rgb(y, cb, cr, out),
+            (1, [y, _, _]) => colour::gray_to_rgb(y, out),
             _ => return None,
         }
     }
