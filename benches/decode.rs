@@ -5,6 +5,10 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::path::{Path, PathBuf};
 
+/// The same allocator and settings as the `deepinside` binary (libjpeg's buffers stay mapped).
+#[path = "../crates/cli/src/allocator.rs"]
+mod allocator;
+
 fn files(dir: &Path) -> Vec<Vec<u8>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
@@ -14,6 +18,7 @@ fn files(dir: &Path) -> Vec<Vec<u8>> {
 }
 
 fn bench(c: &mut Criterion) {
+    allocator::keep_freed_pages();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let shared = std::env::var_os("DEEPINSIDE_SHARED")
         .map(PathBuf::from)
