@@ -12,7 +12,7 @@
 //! allocator. Decoding a JPEG allocates its coefficient buffers (~170 KB for a 227 × 227
 //! image) and frees them, and glibc then shrinks the heap (`brk`) or unmaps the chunk, so the
 //! next image faults the pages in again: 20 % of the decode's time was in the kernel. glibc is
-//! told to keep them too (decode 1.2–1.3× → 1.04× the old nasm build, docs/performance.md).
+//! told to keep them too (decode 1.27× → 1.05× the old nasm build, docs/performance.md).
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
