@@ -6,15 +6,18 @@
 //! - `repro [--data DIR] [--out DIR] [...]`: regenerates the paper's figures and tables
 //!   (`deepinside repro`, built in release mode); options are passed through.
 //! - `fuzz [--runs N] [TARGET...]`: every cargo-fuzz target for N executions (default 10⁶).
+//! - `graph [--check]`: the crate graph of docs/architecture.md, from `cargo metadata`.
 //! - `gpu-check [--peer-path DIR]`: on an NVIDIA GPU machine, build with `--features cuda`
 //!   (installing nvcc from PyPI if needed), compare with the CPU, time against PyTorch.
 mod bench;
 mod fuzz;
 mod gpu_check;
+mod graph;
 
 const USAGE: &str = "usage: cargo xtask bench [--peer-python PATH] [--setup-peer]
        cargo xtask repro [--data DIR] [--out DIR] [--limit N] [--steps N] [--resume]
        cargo xtask fuzz [--runs N] [TARGET...]
+       cargo xtask graph [--check]
        cargo xtask gpu-check [--peer-path DIR]";
 
 fn main() -> anyhow::Result<()> {
@@ -30,6 +33,7 @@ fn main() -> anyhow::Result<()> {
         Some("repro") => repro(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("gpu-check") => gpu_check::run(&args[1..]),
+        Some("graph") => graph::run(&args[1..]),
         Some(other) => {
             eprintln!("unknown task {other}\n{USAGE}");
             std::process::exit(2);

@@ -3,9 +3,9 @@
 //! per-image scores are summed and differentiated together.
 use crate::error::Result;
 use crate::reduce::Reduction;
-use crate::target::{ResolvedTarget, Target};
 use candle_core::{Tensor, Var};
 use convnet::{BackwardRule, ForwardOptions, ForwardOutput, ImageModel};
+use convnet::{ResolvedTarget, Target};
 use ndarray::{Array2, Array3};
 
 /// The attribution of one target for one image.
@@ -82,7 +82,7 @@ impl<'m> Pass<'m> {
 
     /// Per-image scores `[batch]` of `target`, with what each one resolved to.
     fn scores(&self, target: &Target) -> Result<(Tensor, Vec<ResolvedTarget>)> {
-        target.scores(self.model, &self.out, &self.logits)
+        Ok(target.scores(self.model, &self.out, &self.logits)?)
     }
 
     /// Differentiates the per-image scores; one backward pass for the whole batch.

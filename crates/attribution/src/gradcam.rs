@@ -6,9 +6,9 @@
 //! network ending in global average pooling and a linear layer it equals CAM (Zhou et al.
 //! 2016).
 use crate::error::{AttributionError, Result};
-use crate::target::{ResolvedTarget, Target};
 use candle_core::{Tensor, D};
 use convnet::{BackwardRule, ForwardOptions, ImageModel};
+use convnet::{ResolvedTarget, Target};
 use ndarray::Array2;
 
 /// A class activation map of one target for one image.

@@ -21,15 +21,12 @@ mod gradcam;
 pub mod npy;
 mod reduce;
 pub mod render;
-mod smooth;
-mod target;
 mod tencrop;
 
 pub use attribute::{attribute, Attribution};
 pub use convnet::BackwardRule as Method;
+pub use convnet::{top_k, ResolvedTarget, Target};
 pub use error::{AttributionError, Result};
 pub use gradcam::{grad_cam, grad_cam_ten_crop, last_spatial_layer, upsample_bilinear, CamMap};
 pub use reduce::Reduction;
-pub use smooth::{blurred, gaussian_blur};
-pub use target::{top_k, ResolvedTarget, Target};
 pub use tencrop::{ten_crop, TenCrop, TenCropResult, MAX_ASPECT_RATIO, MAX_MAP_PIXELS};

@@ -132,12 +132,22 @@ pub fn draw_text(img: &mut RgbImage, text: &str, x: u32, y: u32, colour: Rgb<u8>
     }
 }
 
-/// Saves an RGB image as PNG.
+/// Saves an RGB image as PNG with fast compression (`fdeflate`, adaptive filters): these
+/// are figures written once per image, and at the default level encoding them took longer
+/// than the localisation itself (docs/performance.md); the files are about a third larger.
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
-    img.save(path).map_err(|e| AttributionError::Write {
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    let err = |reason: String| AttributionError::Write {
         path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+        reason,
+    };
+    let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
+    let mut out = std::io::BufWriter::new(file);
+    let encoder =
+        PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive);
+    img.write_with_encoder(encoder)
+        .map_err(|e| err(e.to_string()))?;
+    std::io::Write::flush(&mut out).map_err(|e| err(e.to_string()))
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@
 use crate::attribute::Pass;
 use crate::error::{AttributionError, Result};
 use crate::reduce::Reduction;
-use crate::target::{ResolvedTarget, Target};
 use convnet::preprocess::pillow_bilinear;
 use convnet::{BackwardRule, ImageModel};
+use convnet::{ResolvedTarget, Target};
 use image::RgbImage;
 use ndarray::{s, Array2};
 

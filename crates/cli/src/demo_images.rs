@@ -1,7 +1,7 @@
 //! The demo's photos: sample images that scikit-image ships in its wheel (a cat, a coffee
 //! cup, a rocket, an astronaut), fetched once with pip and cached.
 use anyhow::Context;
-use convnet::weights::{cache_dir, pip};
+use deepinside::convnet::weights::{cache_dir, pip};
 use std::path::PathBuf;
 
 const WHEEL: &str = "scikit-image==0.26.0";

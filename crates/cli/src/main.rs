@@ -4,8 +4,8 @@ mod allocator;
 mod commands;
 mod demo_images;
 mod gallery;
-mod localise;
 mod model_args;
+mod png_queue;
 mod progress;
 
 use clap::{Parser, Subcommand};

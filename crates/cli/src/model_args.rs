@@ -1,6 +1,6 @@
 //! The `--model`, `--weights` and `--device` options every model-running command takes.
 use anyhow::Context;
-use convnet::{load_model, parse_device, ImageModel, ModelKind};
+use deepinside::convnet::{load_model, parse_device, ImageModel, ModelKind};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug, Clone)]

@@ -18,6 +18,9 @@ pub enum ConvnetError {
         got: Vec<usize>,
         expected: String,
     },
+    /// A class, rank, neuron or channel that the model does not have.
+    #[error("{0}")]
+    Target(String),
     /// A layer name that the model does not have.
     #[error("model {model} has no layer `{name}`; its layers are: {available}")]
     UnknownLayer {

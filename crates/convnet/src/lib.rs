@@ -20,6 +20,7 @@
 //! let grad = score.backward()?.get(x.as_tensor()).unwrap().clone();
 //! # Ok::<(), convnet::ConvnetError>(())
 //! ```
+pub mod blur;
 pub mod classes;
 pub mod error;
 pub mod layers;
@@ -27,13 +28,15 @@ pub mod models;
 pub mod ops;
 pub mod preprocess;
 pub mod rule;
+pub mod target;
 pub mod weights;
 
 pub use classes::{ClassInfo, ClassNames};
 pub use error::{ConvnetError, Result};
 pub use models::{
-    load_model, parse_device, EfficientNetLite0, ForwardOptions, ForwardOutput, ImageModel,
-    LayerInfo, LinearPixelModel, ModelInfo, ModelKind, PaperNet, Vgg16,
+    load_model, parse_device, Capture, EfficientNetLite0, ForwardOptions, ForwardOutput,
+    ImageModel, LayerInfo, LinearPixelModel, ModelInfo, ModelKind, PaperNet, Vgg16,
 };
 pub use preprocess::Preprocessing;
 pub use rule::BackwardRule;
+pub use target::{top_k, ResolvedTarget, Target};

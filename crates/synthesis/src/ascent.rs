@@ -2,13 +2,13 @@
 //! run the model, differentiate target − penalties with respect to the parameters, step.
 use crate::error::{Result, SynthesisError};
 use crate::objective::{check_target, penalties, posterior, target_values};
-use crate::optimiser::OptimiserState;
+use crate::optimiser::Stepper;
 use crate::param::ImageParam;
 use crate::rng::Rng;
 use crate::settings::Settings;
 use crate::warp::{warp, View};
-use attribution::{ResolvedTarget, Target};
 use convnet::{BackwardRule, ForwardOptions, ImageModel};
+use convnet::{ResolvedTarget, Target};
 use image::RgbImage;
 use ndarray::Array3;
 use serde::Serialize;
@@ -104,7 +104,7 @@ pub fn visualise(
         model.device(),
         &mut rng,
     )?;
-    let mut optimiser = OptimiserState::new(settings.optimiser);
+    let mut optimiser = Stepper::new(settings.optimiser, param.var())?;
     let mut history: Vec<Vec<StepRecord>> = vec![Vec::with_capacity(settings.steps); batch];
     let mut stopped = None;
     let per_octave = settings.steps.div_ceil(octaves.len());
@@ -116,7 +116,7 @@ pub fn visualise(
         if step > 0 && octave != (step - 1) / per_octave {
             let (h, w) = octaves[octave];
             param.resize(h, w)?;
-            optimiser.reset();
+            optimiser = Stepper::new(settings.optimiser, param.var())?;
             last_good = None;
         }
         if let Some(b) = settings.blur {
@@ -150,7 +150,8 @@ pub fn visualise(
             ));
             break;
         }
-        let grads = objective.sum_all()?.backward()?;
+        // candle-nn's optimisers minimise: they get the gradient of −objective.
+        let grads = objective.sum_all()?.neg()?.backward()?;
         let g = match grads.get(param.var().as_tensor()) {
             Some(g) => g.flatten_all()?.to_vec1::<f32>()?,
             None => vec![0.0; batch * 3 * h * w],
@@ -170,10 +171,8 @@ pub fn visualise(
                 objective: o[i],
             });
         }
-        let mut theta = param.values()?;
-        last_good = Some(theta.clone());
-        optimiser.step(&mut theta, &g);
-        param.set(theta)?;
+        last_good = Some(param.values()?);
+        optimiser.step(&grads)?;
         progress(&Progress {
             step: step + 1,
             steps: settings.steps,

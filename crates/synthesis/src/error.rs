@@ -9,9 +9,6 @@ pub enum SynthesisError {
     /// A target the model does not have, or one that cannot be optimised.
     #[error("{0}")]
     Target(String),
-    /// An error from the attribution crate (target resolution).
-    #[error(transparent)]
-    Attribution(#[from] attribution::AttributionError),
     /// An error from the model.
     #[error(transparent)]
     Model(#[from] convnet::ConvnetError),

@@ -8,7 +8,7 @@
 //! a 1/f Fourier basis, Adam, octaves).
 //!
 //! ```no_run
-//! use attribution::Target;
+//! use convnet::Target;
 //! use convnet::{load_model, ModelKind};
 //! use synthesis::{visualise, Settings};
 //! let model = load_model(ModelKind::EfficientNetLite0, None, &candle_core::Device::Cpu)?;

@@ -2,8 +2,8 @@
 //! neuron or channel mean) and the penalties on the image.
 use crate::error::{Result, SynthesisError};
 use crate::settings::{Objective, Penalties};
-use attribution::Target;
 use candle_core::{Tensor, D};
+use convnet::Target;
 use convnet::{ForwardOutput, ImageModel};
 
 /// Checks that `target` can be optimised under `objective`.
@@ -28,17 +28,16 @@ pub(crate) fn check_target(
     }
 }
 
-/// Softmax posterior of class `classes[i]` for image `i`, `[batch]`, differentiable.
+/// Softmax posterior of class `classes[i]` for image `i`, `[batch]`, differentiable
+/// (candle-nn's softmax over core ops, which subtracts the row maximum first).
 pub(crate) fn posterior(logits: &Tensor, classes: &[usize]) -> Result<Tensor> {
-    // Subtracting the (constant) row maximum leaves the softmax unchanged and avoids overflow.
-    let m = logits.max_keepdim(D::Minus1)?.detach();
-    let e = logits.broadcast_sub(&m)?.exp()?;
+    let p = candle_nn::ops::softmax(logits, D::Minus1)?;
     let idx = Tensor::from_vec(
         classes.iter().map(|&c| c as u32).collect::<Vec<_>>(),
         (classes.len(), 1),
         logits.device(),
     )?;
-    Ok(e.gather(&idx, 1)?.squeeze(1)?.div(&e.sum(D::Minus1)?)?)
+    Ok(p.gather(&idx, 1)?.squeeze(1)?)
 }
 
 /// Value of `targets[i]` on image `i` of a forward pass, `[batch]`.

@@ -4,8 +4,8 @@ use crate::fourier::{blur_damping, upsample_coefficients, FourierRenderer};
 use crate::rng::Rng;
 use crate::settings::Parameterisation;
 use crate::warp::{warp, View};
-use attribution::gaussian_blur;
 use candle_core::{Device, Tensor, Var};
+use convnet::blur::gaussian_blur;
 use convnet::Preprocessing;
 
 pub(crate) struct ImageParam {
@@ -83,8 +83,7 @@ impl ImageParam {
             None => Ok(self.var.as_tensor().clone()),
             Some(r) => {
                 let planes = r.render(self.var.as_tensor())?;
-                // sigmoid(x) = 1 / (1 + e^−x), from differentiable core ops.
-                let sig = (planes.neg()?.exp()? + 1.0)?.recip()?;
+                let sig = candle_nn::ops::sigmoid(&planes)?;
                 sig.broadcast_mul(&self.to_input.0)?
                     .broadcast_add(&self.to_input.1)
             }

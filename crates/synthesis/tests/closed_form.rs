@@ -1,6 +1,6 @@
 //! Class model ascent on a linear scorer S_c(I) = w_c · I + b_c, whose L2-regularised optimum
 //! argmax_I S_c(I) − λ‖I‖² = w_c / 2λ is known in closed form.
-use attribution::Target;
+use convnet::Target;
 use convnet::{ClassNames, LinearPixelModel, Preprocessing};
 use synthesis::{visualise, Objective, Optimiser, Penalties, Settings};
 

@@ -1,8 +1,8 @@
 //! `deepinside classify IMAGE...`: top-5 classes per image, as text or JSON lines.
 //! A bad image is reported and skipped; the exit status says whether any failed.
 use crate::model_args::ModelArgs;
-use convnet::preprocess::load_rgb;
-use convnet::ImageModel;
+use deepinside::convnet::preprocess::load_rgb;
+use deepinside::convnet::ImageModel;
 use indicatif::ProgressBar;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -34,7 +34,7 @@ struct Guess<'a> {
     score: f32,
 }
 
-pub use attribution::top_k;
+pub use deepinside::attribution::top_k;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let model = args.model.load()?;

@@ -7,16 +7,16 @@ use crate::commands::saliency::write_outputs;
 use crate::commands::visualise::class_name;
 use crate::demo_images::demo_images;
 use crate::gallery::{relative, Figure, Gallery, Section, Table};
-use crate::localise::{localise, presets_figure, steps_figure, Preset};
 use anyhow::Context;
-use attribution::render::save_png;
-use attribution::Target;
-use convnet::preprocess::load_rgb;
-use convnet::{load_model, ModelKind};
+use deepinside::attribution::render::save_png;
+use deepinside::attribution::Target;
+use deepinside::convnet::preprocess::load_rgb;
+use deepinside::convnet::{load_model, ModelKind};
+use deepinside::localise::{localise, presets_figure, steps_figure, Preset};
+use deepinside::synthesis::{augmentation_robustness, visualise, Augmentations, Settings};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use synthesis::{augmentation_robustness, visualise, Augmentations, Settings};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -36,7 +36,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let device = convnet::parse_device(&args.device)?;
+    let device = deepinside::convnet::parse_device(&args.device)?;
     let model = load_model(ModelKind::EfficientNetLite0, None, &device)
         .context("loading EfficientNet-Lite0")?;
     let photos = if args.images.is_empty() {

@@ -4,13 +4,10 @@
 //! whole or not at all), and a summary table plus `summary.json` with the challenge's
 //! metrics and the baselines on the same images. `--shard K/N` runs every N-th image from
 //! the K-th; `deepinside eval merge` joins the shards' results into one summary.
-use crate::localise::{localise, to_image_box, Preset};
 use crate::model_args::ModelArgs;
 use anyhow::{bail, Context};
-use convnet::preprocess::load_rgb;
-use ilsvrc::metrics::{Guess, MaxBoxAcc, Tally};
-use ilsvrc::{BoxF, Dataset, Sample};
-use ndarray::Array2;
+use deepinside::evaluate::{evaluate_image, ImageResult, Task};
+use deepinside::localise::{Preset, PRESET_HELP};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::io::Write;
@@ -33,7 +30,7 @@ pub struct Args {
     /// `classify` or `localise`.
     #[arg(long, default_value = "localise")]
     pub task: String,
-    #[arg(long, default_value = "paper", help = crate::localise::PRESET_HELP)]
+    #[arg(long, default_value = "paper", help = PRESET_HELP)]
     pub preset: String,
     /// Only the first N images.
     #[arg(long)]
@@ -82,51 +79,6 @@ fn parse_shard(spec: &str) -> anyhow::Result<(usize, usize)> {
     Ok((k - 1, n))
 }
 
-const THRESHOLDS: usize = 100;
-
-/// A centred box covering `area` of a `w × h` image.
-fn centred(w: f64, h: f64, area: f64) -> BoxF {
-    let (bw, bh) = (w * area.sqrt(), h * area.sqrt());
-    BoxF::new(
-        (w - bw) / 2.0,
-        (h - bh) / 2.0,
-        (w + bw) / 2.0 - 1.0,
-        (h + bh) / 2.0 - 1.0,
-    )
-}
-
-/// MaxBoxAccV2 hits of one map: min-max normalised to 0..255, thresholded at each τ, a box
-/// around every connected region, hit if any box reaches IoU δ with a ground-truth box.
-fn box_hits(map: &Array2<f32>, gt: &[BoxF], size: (u32, u32)) -> Vec<Vec<bool>> {
-    let from = (map.ncols() as u32, map.nrows() as u32);
-    let (lo, hi) = map
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
-    let scaled = map.mapv(|v| {
-        if hi > lo {
-            (((v - lo) / (hi - lo)) * 255.0).floor()
-        } else {
-            0.0
-        }
-    });
-    // Best IoU of any region box at each threshold τ = t / THRESHOLDS.
-    let best: Vec<f64> = (0..THRESHOLDS)
-        .map(|t| {
-            let cut = (t as f32 / THRESHOLDS as f32 * 255.0).floor();
-            segment::component_boxes(&scaled.mapv(|v| v > cut))
-                .iter()
-                .map(|b| to_image_box(*b, from, size).best_iou(gt))
-                .fold(0.0, f64::max)
-        })
-        .collect();
-    [0.3, 0.5, 0.7]
-        .iter()
-        .map(|delta| best.iter().map(|b| b >= delta).collect())
-        .collect()
-}
-
 fn read_done(path: &Path) -> anyhow::Result<(Vec<Value>, u64)> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -151,16 +103,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let format = match args.format.as_str() {
         "auto" => None,
-        f => Some(f.parse::<ilsvrc::Format>().map_err(anyhow::Error::msg)?),
+        f => Some(
+            f.parse::<deepinside::ilsvrc::Format>()
+                .map_err(anyhow::Error::msg)?,
+        ),
     };
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
-    let localising = match args.task.as_str() {
-        "classify" => false,
-        "localise" => true,
-        t => bail!("unknown task `{t}`; expected classify or localise"),
-    };
+    let task: Task = args.task.parse().map_err(anyhow::Error::msg)?;
     let preset = Preset::by_name(&args.preset)?;
-    let data = ilsvrc::dataset::open(data_dir, format)
+    let data = deepinside::ilsvrc::dataset::open(data_dir, format)
         .with_context(|| format!("reading {}", data_dir.display()))?;
     for note in &data.notes {
         eprintln!("note: {note}");
@@ -197,8 +148,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let bar = crate::progress::bar(todo.len(), 0);
     let started = std::time::Instant::now();
     for img in &todo {
-        let line = match evaluate(&*model, &preset, &data, img, localising) {
-            Ok(v) => v,
+        let line = match evaluate_image(&*model, &preset, &data, img, task) {
+            Ok(r) => serde_json::to_value(r)?,
             Err(e) => {
                 bar.suspend(|| eprintln!("error: {}: {e:#}", img.id));
                 json!({"image": img.id, "error": format!("{e:#}")})
@@ -229,7 +180,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 struct Run {
     preset: String,
     task: String,
-    format: ilsvrc::Format,
+    format: deepinside::ilsvrc::Format,
     shard: Option<String>,
     device: String,
     /// Wall time of the images evaluated now (not those resumed from an earlier run).
@@ -325,7 +276,8 @@ fn merge(args: &MergeArgs) -> anyhow::Result<ExitCode> {
     let run = Run {
         preset: runs[0]["preset"].as_str().unwrap_or("").to_string(),
         task: runs[0]["task"].as_str().unwrap_or("localise").to_string(),
-        format: serde_json::from_value(runs[0]["format"].clone()).unwrap_or(ilsvrc::Format::Wsol),
+        format: serde_json::from_value(runs[0]["format"].clone())
+            .unwrap_or(deepinside::ilsvrc::Format::Wsol),
         shard: None,
         device: runs[0]["device"].as_str().unwrap_or("cpu").to_string(),
         seconds: runs.iter().filter_map(|r| r["seconds"].as_f64()).sum(),
@@ -337,136 +289,17 @@ fn merge(args: &MergeArgs) -> anyhow::Result<ExitCode> {
     finish(&lines, &run, &args.out)
 }
 
-fn evaluate(
-    model: &dyn convnet::ImageModel,
-    preset: &Preset,
-    data: &Dataset,
-    img: &Sample,
-    localising: bool,
-) -> anyhow::Result<Value> {
-    if let Some(problem) = &img.problem {
-        if localising {
-            bail!("annotation: {problem}");
-        }
-    }
-    // Keyed on WNID: the dataset's class index need not be the model's.
-    let label = model
-        .classes()
-        .by_wnid(&img.wnid)
-        .ok_or_else(|| anyhow::anyhow!("class {} is not one of {}'s", img.wnid, model.name()))?
-        .index;
-    let rgb = load_rgb(&data.path(img))?;
-    let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;
-    let size = img.size.unwrap_or(rgb.dimensions());
-    if !localising {
-        let row: Vec<f32> = model.forward(&x)?.get(0)?.to_vec1()?;
-        let top = crate::commands::classify::top_k(&row, 5);
-        return Ok(json!({"image": img.id, "label": label, "top5": top}));
-    }
-    if img.boxes.is_empty() {
-        bail!("no ground-truth box for {}", img.id);
-    }
-    let boxes = localise(model, preset, &shown, &x, 5, &[label])?;
-    let (top, label_box) = boxes.split_at(5);
-    let label_box = &label_box[0];
-    let to =
-        |b: &Option<segment::BoundingBox>| b.map(|b| to_image_box(b, shown.dimensions(), size));
-    let (w, h) = (size.0 as f64, size.1 as f64);
-    let iou = |b: &BoxF| b.best_iou(&img.boxes);
-    Ok(json!({
-        "image": img.id,
-        "label": label,
-        "top5": top.iter().map(|c| c.class).collect::<Vec<_>>(),
-        "scores": top.iter().map(|c| c.score).collect::<Vec<_>>(),
-        "boxes": top.iter().map(|c| to(&c.bbox)).collect::<Vec<_>>(),
-        "label_box": to(&label_box.bbox),
-        "label_box_iou": to(&label_box.bbox).map(|b| iou(&b)),
-        "gt": img.boxes,
-        "baselines": {
-            "full_image": BoxF::new(0.0, 0.0, w - 1.0, h - 1.0),
-            "centre_50": centred(w, h, 0.5),
-            "centre_75": centred(w, h, 0.75),
-        },
-        "maxbox_hits": box_hits(&label_box.map, &img.boxes, size)
-            .iter()
-            .map(|h| h.iter().map(|&b| if b { '1' } else { '0' }).collect::<String>())
-            .collect::<Vec<_>>(),
-        "notes": top.iter().flat_map(|c| c.notes.iter().filter(|n| n.starts_with("no object"))).collect::<Vec<_>>(),
-    }))
-}
-
+/// The summary of `lines` (results and error lines) as JSON, with how it was made.
 fn summarise(lines: &[Value], preset: &str, localising: bool, rate: f64) -> Value {
-    let ok: Vec<&Value> = lines.iter().filter(|l| l.get("error").is_none()).collect();
-    let parse_box = |v: &Value| serde_json::from_value::<BoxF>(v.clone()).ok();
-    let mut tally = Tally::default();
-    let mut maxbox = MaxBoxAcc::v2(THRESHOLDS);
-    let names = ["full_image", "centre_50", "centre_75"];
-    let mut baselines: Vec<Tally> = vec![Tally::default(); names.len()];
-    for l in &ok {
-        let label = l["label"].as_u64().unwrap_or(u64::MAX) as usize;
-        let top: Vec<usize> = l["top5"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_u64().map(|c| c as usize))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let boxes: Vec<Option<BoxF>> = match l["boxes"].as_array() {
-            Some(a) => a.iter().map(parse_box).collect(),
-            None => vec![None; top.len()],
-        };
-        let gt: Vec<BoxF> = l["gt"]
-            .as_array()
-            .map(|a| a.iter().filter_map(parse_box).collect())
-            .unwrap_or_default();
-        let guesses: Vec<Guess> = top
-            .iter()
-            .zip(&boxes)
-            .map(|(&class, &bbox)| Guess { class, bbox })
-            .collect();
-        tally.add(&guesses, label, &gt, parse_box(&l["label_box"]));
-        if localising {
-            let hits: Vec<Vec<bool>> = l["maxbox_hits"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|s| s.as_str().unwrap_or("").chars().map(|c| c == '1').collect())
-                        .collect()
-                })
-                .unwrap_or_default();
-            maxbox.add(&hits);
-            for (name, b) in names.iter().zip(baselines.iter_mut()) {
-                let fixed = parse_box(&l["baselines"][*name]);
-                let guesses: Vec<Guess> = top
-                    .iter()
-                    .map(|&class| Guess { class, bbox: fixed })
-                    .collect();
-                b.add(&guesses, label, &gt, fixed);
-            }
-        }
-    }
-    let mut s = json!({
-        "preset": preset,
-        "images": ok.len(),
-        "failed": lines.len() - ok.len(),
-        "images_per_second": rate,
-        "classification": {"top1_error": tally.top1_error(), "top5_error": tally.top5_error()},
-    });
-    if localising {
-        s["localisation"] = json!({
-            "top1_error": tally.loc_top1_error(),
-            "top5_error": tally.loc_top5_error(),
-            "gt_known_accuracy": tally.gt_known_accuracy(),
-            "maxboxacc_v2": maxbox.value(),
-        });
-        s["baselines"] = names
-            .iter()
-            .zip(&baselines)
-            .map(|(n, b)| (n.to_string(), json!({"top1_error": b.loc_top1_error(), "top5_error": b.loc_top5_error(), "gt_known_accuracy": b.gt_known_accuracy()})))
-            .collect::<serde_json::Map<_, _>>()
-            .into();
-    }
+    let ok: Vec<ImageResult> = lines
+        .iter()
+        .filter(|l| l.get("error").is_none())
+        .filter_map(|l| serde_json::from_value(l.clone()).ok())
+        .collect();
+    let summary = deepinside::evaluate::summarise(&ok, lines.len() - ok.len(), localising);
+    let mut s = serde_json::to_value(summary).expect("a summary is plain data");
+    s["preset"] = json!(preset);
+    s["images_per_second"] = json!(rate);
     s
 }
 

@@ -1,7 +1,7 @@
 //! `deepinside fetch-model NAME`: put a model's published weights into the cache.
 use anyhow::bail;
-use convnet::weights::{ensure_weights, EFFICIENTNET_LITE0};
-use convnet::ModelKind;
+use deepinside::convnet::weights::{ensure_weights, EFFICIENTNET_LITE0};
+use deepinside::convnet::ModelKind;
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]

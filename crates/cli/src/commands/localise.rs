@@ -4,14 +4,18 @@
 //! green, the other guesses' boxes in yellow, ground truth in red when `--data` knows the
 //! image), `<stem>_saliency.png` (the top-1 class's map) and `<stem>_steps.png` (the paper's
 //! Fig. 3 for the top-1 class: image, saliency, seeds, GraphCut mask, largest component, box).
-use crate::localise::{draw_box, localise, steps_figure, Preset};
+//! The figures are encoded on a thread of their own while the next image is localised;
+//! `--no-figures` skips them.
 use crate::model_args::ModelArgs;
+use crate::png_queue::PngQueue;
 use anyhow::Context;
-use attribution::render::{heatmap, save_png};
-use convnet::preprocess::load_rgb;
-use convnet::ImageModel;
-use ilsvrc::BoxF;
-use image::Rgb;
+use deepinside::attribution::render::heatmap;
+use deepinside::convnet::preprocess::load_rgb;
+use deepinside::convnet::ImageModel;
+use deepinside::ilsvrc::BoxF;
+use deepinside::localise::{
+    boxes_picture, localise, steps_figure, to_image_box, Preset, PRESET_HELP,
+};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,7 +28,7 @@ pub struct Args {
     /// Number of classes (best first) to make boxes for.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
-    #[arg(long, default_value = "paper", help = crate::localise::PRESET_HELP)]
+    #[arg(long, default_value = "paper", help = PRESET_HELP)]
     pub preset: String,
     /// A dataset (wsolevaluation, devkit or Kaggle layout) whose ground-truth boxes are drawn
     /// for its images.
@@ -33,6 +37,9 @@ pub struct Args {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
+    /// Write the JSON lines only, no figures.
+    #[arg(long)]
+    pub no_figures: bool,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -40,9 +47,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let model = args.model.load()?;
     let preset = Preset::by_name(&args.preset)?;
-    let gt: HashMap<PathBuf, ilsvrc::Sample> = match &args.data {
+    let gt: HashMap<PathBuf, deepinside::ilsvrc::Sample> = match &args.data {
         Some(d) => {
-            let ds = ilsvrc::dataset::open(d, None)
+            let ds = deepinside::ilsvrc::dataset::open(d, None)
                 .with_context(|| format!("reading {}", d.display()))?;
             ds.images
                 .iter()
@@ -57,19 +64,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => HashMap::new(),
     };
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
-    crate::progress::each_image(
+    let figures = (!args.no_figures).then(PngQueue::new);
+    let status = crate::progress::each_image(
         &args.images,
         1,
-        |path| one(&args, &*model, &preset, &gt, path),
+        |path| one(&args, &*model, &preset, &gt, figures.as_ref(), path),
         |_| Ok(()),
-    )
+    )?;
+    let unwritten = figures.map(PngQueue::finish).unwrap_or_default();
+    for e in &unwritten {
+        eprintln!("error: {e}");
+    }
+    Ok(if unwritten.is_empty() {
+        status
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn one(
     args: &Args,
     model: &dyn ImageModel,
     preset: &Preset,
-    gt: &HashMap<PathBuf, ilsvrc::Sample>,
+    gt: &HashMap<PathBuf, deepinside::ilsvrc::Sample>,
+    figures: Option<&PngQueue>,
     path: &Path,
 ) -> anyhow::Result<String> {
     let rgb = load_rgb(path)?;
@@ -79,58 +97,35 @@ fn one(
         rgb.width() as f64 / shown.width() as f64,
         rgb.height() as f64 / shown.height() as f64,
     );
-    let to_image = |b: segment::BoundingBox| {
-        crate::localise::to_image_box(b, shown.dimensions(), rgb.dimensions())
-    };
-    // Picture at the image's own size: the top-1 object tinted, boxes drawn over it.
-    let mut pic = rgb.clone();
-    let mask = &boxes[0].segmentation.object;
-    for (x, y, p) in pic.enumerate_pixels_mut() {
-        let (mx, my) = (
-            ((x as f64 / sx) as usize).min(mask.ncols() - 1),
-            ((y as f64 / sy) as usize).min(mask.nrows() - 1),
-        );
-        if mask[(my, mx)] {
-            *p = Rgb([
-                (p[0] as u16 / 2 + 60) as u8,
-                (p[1] as u16 / 2 + 110) as u8,
-                (p[2] as u16 / 2) as u8,
-            ]);
-        }
-    }
+    let to_image = |b| to_image_box(b, shown.dimensions(), rgb.dimensions());
     // Ground truth in the decoded image's pixels.
     let known: Option<Vec<BoxF>> = gt
         .get(&path.canonicalize().unwrap_or_else(|_| path.to_path_buf()))
         .map(|s| s.boxes_in(rgb.dimensions(), rgb.dimensions()));
     let known = known.as_ref();
-    for b in known.into_iter().flatten() {
-        draw_box(&mut pic, b, [230, 30, 30], 2);
-    }
-    for c in boxes.iter().skip(1) {
-        if let Some(b) = c.bbox {
-            draw_box(&mut pic, &to_image(b), [240, 220, 40], 1);
-        }
-    }
-    if let Some(b) = boxes[0].bbox {
-        draw_box(&mut pic, &to_image(b), [40, 220, 60], 3);
-    }
     let stem = path
         .file_stem()
         .unwrap_or_default()
         .to_string_lossy()
         .to_string();
-    let boxes_png = args.out.join(format!("{stem}_boxes.png"));
-    save_png(&pic, &boxes_png)?;
-    let sal_png = args.out.join(format!("{stem}_saliency.png"));
-    save_png(&heatmap(&boxes[0].map), &sal_png)?;
-    // The paper's Fig. 3 for the top-1 class, at the model's input size.
-    let known_shown: Vec<BoxF> = known
-        .into_iter()
-        .flatten()
-        .map(|b| BoxF::new(b.x0 / sx, b.y0 / sy, b.x1 / sx, b.y1 / sy))
-        .collect();
-    let steps_png = args.out.join(format!("{stem}_steps.png"));
-    save_png(&steps_figure(&shown, &boxes[0], &known_shown), &steps_png)?;
+    let files = figures.map(|queue| {
+        let file = |kind: &str| args.out.join(format!("{stem}_{kind}.png"));
+        let known_rgb = known.map_or(&[][..], |k| k.as_slice());
+        let pic = boxes_picture(&rgb, shown.dimensions(), &boxes, known_rgb);
+        queue.save(pic, file("boxes"));
+        queue.save(heatmap(&boxes[0].map), file("saliency"));
+        // The paper's Fig. 3 for the top-1 class, at the model's input size.
+        let known_shown: Vec<BoxF> = known_rgb
+            .iter()
+            .map(|b| BoxF::new(b.x0 / sx, b.y0 / sy, b.x1 / sx, b.y1 / sy))
+            .collect();
+        queue.save(steps_figure(&shown, &boxes[0], &known_shown), file("steps"));
+        serde_json::json!({
+            "boxes": file("boxes").display().to_string(),
+            "saliency": file("saliency").display().to_string(),
+            "steps": file("steps").display().to_string(),
+        })
+    });
     let classes = model.classes();
     let entries: Vec<_> = boxes
         .iter()
@@ -155,11 +150,7 @@ fn one(
         "device": args.model.device,
         "classes": entries,
         "ground_truth": known,
-        "files": {
-            "boxes": boxes_png.display().to_string(),
-            "saliency": sal_png.display().to_string(),
-            "steps": steps_png.display().to_string(),
-        },
+        "files": files,
     })
     .to_string())
 }

@@ -7,18 +7,20 @@
 use crate::commands::eval;
 use crate::commands::visualise::{class_name, synthesise, PAPER_CLASSES};
 use crate::gallery::{relative, Figure, Gallery, Section, Table};
-use crate::localise::{localise, steps_figure, Preset, BEST_SHORT_SIDE};
 use crate::model_args::ModelArgs;
 use anyhow::Context;
-use attribution::render::{grid, heatmap, overlay, save_png};
-use attribution::{attribute, ten_crop, Attribution, Method, Reduction, Target, TenCrop};
-use convnet::preprocess::load_rgb;
-use convnet::{ForwardOptions, ImageModel, PaperNet};
+use deepinside::attribution::render::{grid, heatmap, overlay, save_png};
+use deepinside::attribution::{
+    attribute, ten_crop, Attribution, Method, Reduction, Target, TenCrop,
+};
+use deepinside::convnet::preprocess::load_rgb;
+use deepinside::convnet::{ForwardOptions, ImageModel, PaperNet};
+use deepinside::localise::{localise, steps_figure, to_image_box, Preset, BEST_SHORT_SIDE};
+use deepinside::synthesis::Settings;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
-use synthesis::Settings;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -52,11 +54,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let model = args.model.load()?;
     let out = &args.out;
     std::fs::create_dir_all(out.join("figures")).with_context(|| out.display().to_string())?;
-    let ds = ilsvrc::dataset::open(&args.data, None)
+    let ds = deepinside::ilsvrc::dataset::open(&args.data, None)
         .with_context(|| format!("reading the dataset {}", args.data.display()))?;
-    let mut images: Vec<&ilsvrc::Sample> = ds.images.iter().collect();
+    let mut images: Vec<&deepinside::ilsvrc::Sample> = ds.images.iter().collect();
     images.sort_by(|a, b| a.id.cmp(&b.id));
-    let shown: Vec<(PathBuf, &ilsvrc::Sample)> = images
+    let shown: Vec<(PathBuf, &deepinside::ilsvrc::Sample)> = images
         .iter()
         .take(FIGURE_IMAGES)
         .map(|i| (ds.path(i), *i))
@@ -252,7 +254,7 @@ fn class_models(
 fn saliency_figure(
     model: &dyn ImageModel,
     out: &Path,
-    images: &[(PathBuf, &ilsvrc::Sample)],
+    images: &[(PathBuf, &deepinside::ilsvrc::Sample)],
 ) -> anyhow::Result<Section> {
     let mut tiles = Vec::new();
     for (path, info) in images {
@@ -294,7 +296,7 @@ fn saliency_figure(
 fn localisation_figure(
     model: &dyn ImageModel,
     out: &Path,
-    images: &[(PathBuf, &ilsvrc::Sample)],
+    images: &[(PathBuf, &deepinside::ilsvrc::Sample)],
 ) -> anyhow::Result<Section> {
     let preset = Preset::paper();
     let mut figures = Vec::new();
@@ -311,7 +313,7 @@ fn localisation_figure(
             .bbox
             .map(|b| {
                 let size = shown.dimensions();
-                crate::localise::to_image_box(b, size, size).best_iou(&gt)
+                to_image_box(b, size, size).best_iou(&gt)
             })
             .unwrap_or(0.0);
         let class = class_name(model, boxes[0].class);
@@ -340,7 +342,7 @@ fn localisation_figure(
 fn methods_figure(
     model: &dyn ImageModel,
     out: &Path,
-    images: &[(PathBuf, &ilsvrc::Sample)],
+    images: &[(PathBuf, &deepinside::ilsvrc::Sample)],
 ) -> anyhow::Result<Section> {
     let methods = [Method::Gradient, Method::DeconvNet, Method::GuidedBackprop];
     let mut tiles = Vec::new();

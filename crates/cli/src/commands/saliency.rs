@@ -2,10 +2,10 @@
 //! `.npy` and a JSON line. One bad image is reported and skipped; the exit status says so.
 use crate::model_args::ModelArgs;
 use anyhow::{bail, Context};
-use attribution::render::{heatmap, overlay, save_png};
-use attribution::{attribute, npy, ten_crop, Method, Reduction, Target, TenCrop};
-use convnet::preprocess::load_rgb;
-use convnet::ImageModel;
+use deepinside::attribution::render::{heatmap, overlay, save_png};
+use deepinside::attribution::{attribute, npy, ten_crop, Method, Reduction, Target, TenCrop};
+use deepinside::convnet::preprocess::load_rgb;
+use deepinside::convnet::ImageModel;
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

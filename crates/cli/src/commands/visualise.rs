@@ -3,13 +3,15 @@
 //! robustness under re-framing and every setting.
 use crate::model_args::ModelArgs;
 use anyhow::{bail, Context};
-use attribution::render::{grid, save_png};
-use attribution::Target;
-use convnet::ImageModel;
+use deepinside::attribution::render::{grid, save_png};
+use deepinside::attribution::Target;
+use deepinside::convnet::ImageModel;
+use deepinside::synthesis::{
+    augmentation_robustness, visualise, Augmentations, Optimiser, Settings,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use synthesis::{augmentation_robustness, visualise, Augmentations, Optimiser, Settings};
 
 /// The classes of the paper's Fig. 1 (washing machine, computer keyboard, kit fox, goose,
 /// ostrich, limousine), by WNID.

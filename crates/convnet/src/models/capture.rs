@@ -1,14 +1,16 @@
 //! Bookkeeping shared by the models: which activations to keep during a forward pass, and
 //! the table of layer names and shapes.
-use super::{ImageModel, LayerInfo};
+use super::{ForwardOutput, ImageModel, LayerInfo};
 use crate::error::Result;
 use candle_core::{Tensor, Var};
 use std::collections::BTreeMap;
 
 /// Collects the activations a caller asked for, by layer name, and adds a zero-valued probe
 /// variable to the layers whose gradient was asked for: candle keeps gradients of variables
-/// only, and ∂S/∂probe is ∂S/∂activation.
-pub(crate) struct Capture<'a> {
+/// only, and ∂S/∂probe is ∂S/∂activation. A model of one's own calls [`Capture::keep`] on each
+/// named layer's output in `forward_with` and ends with [`Capture::output`]
+/// (`examples/custom_model.rs`).
+pub struct Capture<'a> {
     wanted: &'a [String],
     probe: &'a [String],
     pub found: BTreeMap<String, Tensor>,
@@ -32,6 +34,15 @@ impl<'a> Capture<'a> {
     /// Whether anything was asked for (lets models skip building names).
     pub fn active(&self) -> bool {
         !self.wanted.is_empty() || !self.probe.is_empty()
+    }
+
+    /// The forward pass's result: `logits` and what was captured and probed.
+    pub fn output(self, logits: Tensor) -> ForwardOutput {
+        ForwardOutput {
+            logits,
+            activations: self.found,
+            probes: self.probes,
+        }
     }
 
     /// Records layer `name`'s output `t` if it was asked for, and returns what the network

@@ -7,7 +7,8 @@ pub mod paper_net;
 mod registry;
 pub mod vgg16;
 
-pub(crate) use capture::{Capture, LayerTable};
+pub use capture::Capture;
+pub(crate) use capture::LayerTable;
 pub use efficientnet_lite::EfficientNetLite0;
 pub use linear_pixels::LinearPixelModel;
 pub use paper_net::PaperNet;

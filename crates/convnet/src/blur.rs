@@ -1,5 +1,6 @@
 //! Smoothing of maps: a separable Gaussian blur, used to regularise class models during
 //! ascent (synthesis) and to turn a speckled gradient map into a density (localisation).
+//! It lives here, under both method crates, so that neither depends on the other for it.
 
 /// Separable Gaussian blur of one `h × w` plane in place, edges repeated.
 pub fn gaussian_blur(p: &mut [f32], h: usize, w: usize, sigma: f32) {

@@ -1,9 +1,9 @@
-//! What to attribute: a class score, the best classes of each image, one unit of any
+//! What to explain or maximise: a class score, the best classes of each image, one unit of any
 //! layer, or a channel's mean activation (the paper's point that gradient visualisation
 //! works for every layer, not only for class scores).
-use crate::error::{AttributionError, Result};
+use crate::error::{ConvnetError, Result};
+use crate::models::{ForwardOutput, ImageModel};
 use candle_core::Tensor;
-use convnet::{ForwardOutput, ImageModel};
 
 /// A scalar of the network's forward pass whose input gradient we want.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,7 +62,7 @@ impl Target {
         let c = model
             .classes()
             .resolve(spec)
-            .map_err(AttributionError::Target)?;
+            .map_err(ConvnetError::Target)?;
         Ok(Target::Class(c.index))
     }
 
@@ -75,12 +75,12 @@ impl Target {
     pub fn validate(&self, model: &dyn ImageModel) -> Result<()> {
         let n = model.classes().len();
         match self {
-            Target::Class(c) if *c >= n => Err(AttributionError::Target(format!(
+            Target::Class(c) if *c >= n => Err(ConvnetError::Target(format!(
                 "class index {c} is out of range: {} has classes 0..={}",
                 model.name(),
                 n - 1
             ))),
-            Target::Rank(k) if *k >= n => Err(AttributionError::Target(format!(
+            Target::Rank(k) if *k >= n => Err(ConvnetError::Target(format!(
                 "rank {k} is out of range: {n} classes"
             ))),
             Target::Neuron { layer, index } => {
@@ -88,7 +88,7 @@ impl Target {
                 if index.len() != info.shape.len()
                     || index.iter().zip(&info.shape).any(|(i, s)| i >= s)
                 {
-                    return Err(AttributionError::Target(format!(
+                    return Err(ConvnetError::Target(format!(
                         "neuron {index:?} is outside layer {layer}, whose shape per image is {:?}",
                         info.shape
                     )));
@@ -98,7 +98,7 @@ impl Target {
             Target::Channel { layer, channel } => {
                 let info = model.layer(layer)?;
                 if *channel >= info.shape[0] {
-                    return Err(AttributionError::Target(format!(
+                    return Err(ConvnetError::Target(format!(
                         "channel {channel} is out of range: layer {layer} has channels 0..={}",
                         info.shape[0] - 1
                     )));
@@ -139,7 +139,7 @@ impl Target {
         let act = out
             .activations
             .get(layer)
-            .ok_or_else(|| AttributionError::Target(format!("layer {layer} was not captured")))?;
+            .ok_or_else(|| ConvnetError::Target(format!("layer {layer} was not captured")))?;
         let s = match self {
             Target::Neuron { index, .. } => {
                 let mut t = act.clone();
@@ -190,7 +190,7 @@ impl Target {
         }
     }
 
-    pub(crate) fn resolve_unit(&self) -> ResolvedTarget {
+    fn resolve_unit(&self) -> ResolvedTarget {
         match self {
             Target::Neuron { layer, index } => ResolvedTarget {
                 class: None,
@@ -210,7 +210,7 @@ impl Target {
 }
 
 /// Per-image scores of one class per image, gathered from `[batch, classes]` logits.
-pub(crate) fn class_scores(
+fn class_scores(
     model: &dyn ImageModel,
     logits: &Tensor,
     classes: &[usize],
