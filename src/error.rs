@@ -13,6 +13,9 @@ pub enum Error {
     /// A model with no layer that the map source needs.
     #[error("{0}")]
     Layer(String),
+    /// A plot that could not be drawn.
+    #[error("plot `{title}`: {reason}")]
+    Plot { title: String, reason: String },
     /// From the model or the image loader.
     #[error(transparent)]
     Model(#[from] convnet::ConvnetError),

@@ -18,5 +18,6 @@ pub use synthesis;
 mod error;
 pub mod evaluate;
 pub mod localise;
+pub mod plots;
 
 pub use error::{Error, Result};

@@ -6,27 +6,22 @@ use ilsvrc::BoxF;
 use image::{Rgb, RgbImage};
 use ndarray::Array2;
 
-/// Draws the outline of `b` (inclusive pixel box) `thickness` pixels wide, clipped to `img`.
+/// Draws the outline of `b` (inclusive pixel box, rounded to pixels) `thickness` pixels
+/// wide inwards, clipped to `img`.
 pub fn draw_box(img: &mut RgbImage, b: &BoxF, colour: [u8; 3], thickness: u32) {
-    let (w, h) = (img.width() as i64, img.height() as i64);
-    let clamp = |v: f64, hi: i64| (v.round() as i64).clamp(0, hi - 1) as u32;
-    let (x0, y0, x1, y1) = (
-        clamp(b.x0, w),
-        clamp(b.y0, h),
-        clamp(b.x1, w),
-        clamp(b.y1, h),
+    use imageproc::rect::Rect;
+    let (x0, y0) = (b.x0.round() as i32, b.y0.round() as i32);
+    let (x1, y1) = (
+        b.x1.round().max(b.x0.round()) as i32,
+        b.y1.round().max(b.y0.round()) as i32,
     );
-    for t in 0..thickness {
-        for x in x0..=x1 {
-            for y in [y0.saturating_add(t).min(y1), y1.saturating_sub(t).max(y0)] {
-                img.put_pixel(x, y, Rgb(colour));
-            }
+    for t in 0..thickness as i32 {
+        let (w, h) = (x1 - x0 + 1 - 2 * t, y1 - y0 + 1 - 2 * t);
+        if w <= 0 || h <= 0 {
+            break;
         }
-        for y in y0..=y1 {
-            for x in [x0.saturating_add(t).min(x1), x1.saturating_sub(t).max(x0)] {
-                img.put_pixel(x, y, Rgb(colour));
-            }
-        }
+        let r = Rect::at(x0 + t, y0 + t).of_size(w as u32, h as u32);
+        imageproc::drawing::draw_hollow_rect_mut(img, r, Rgb(colour));
     }
 }
 

@@ -119,12 +119,14 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     ];
     println!("\n| work | ours ms/image | PyTorch ms/image | ratio |");
     println!("|---|---|---|---|");
+    let mut chart: Vec<(String, f64, Option<f64>)> = Vec::new();
     for (label, id, batch, key) in rows {
         let ours = criterion_ms("efficientnet-lite0", id, batch)?;
         let theirs: Option<f64> = [&before, &after]
             .iter()
             .filter_map(|v| v.as_ref()?.get(key)?.get("median_ms")?.as_f64())
             .reduce(f64::min);
+        chart.push((label.replace(" (per image)", ""), ours, theirs));
         match theirs {
             Some(t) => println!("| {label} | {ours:.1} | {t:.1} | {:.2} |", ours / t),
             None => {
@@ -132,7 +134,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             }
         }
     }
-    class_model(&peer)?;
+    chart.push(class_model(&peer)?);
+    speed_chart(&chart)?;
     segmentation(&peer_python)?;
     if !Path::new(&peer_python).exists() {
         eprintln!(
@@ -146,7 +149,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 /// 200 steps of the paper's class-model ascent for class 949, as the peer's `classmodel`:
 /// ours is the whole `deepinside visualise` command (model load and PNG included), median
 /// of three runs, right after the peer's (which times three runs after three warm-ups).
-fn class_model(peer: &dyn Fn(&str) -> anyhow::Result<Option<Value>>) -> anyhow::Result<()> {
+fn class_model(
+    peer: &dyn Fn(&str) -> anyhow::Result<Option<Value>>,
+) -> anyhow::Result<(String, f64, Option<f64>)> {
     let status = Command::new("cargo")
         .current_dir(root())
         .args(["build", "--quiet", "--release", "-p", "deepinside-cli"])
@@ -192,6 +197,38 @@ fn class_model(peer: &dyn Fn(&str) -> anyhow::Result<Option<Value>>) -> anyhow::
             ours / t
         ),
     }
+    Ok(("class model, 200 steps".into(), ours, theirs))
+}
+
+/// The network rows as bars beside the peer's: `target/bench/speed.png` (and `.json`), which
+/// `cargo xtask repro` puts in its report.
+fn speed_chart(rows: &[(String, f64, Option<f64>)]) -> anyhow::Result<()> {
+    use deepinside::plots::{bar_chart, BarChart};
+    let dir = root().join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let chart = BarChart {
+        title: "EfficientNet-Lite0 on this machine's 2 cores (lower is faster)".into(),
+        y_label: "ms per image (log scale)".into(),
+        groups: rows.iter().map(|r| r.0.clone()).collect(),
+        series: vec![
+            ("deepinside".into(), rows.iter().map(|r| r.1).collect()),
+            (
+                "PyTorch (same run)".into(),
+                rows.iter().map(|r| r.2.unwrap_or(f64::NAN)).collect(),
+            ),
+        ],
+        log_y: true,
+    };
+    let png = dir.join("speed.png");
+    bar_chart(&chart, 1100, 440)?
+        .save(&png)
+        .with_context(|| png.display().to_string())?;
+    let json: Vec<Value> = rows
+        .iter()
+        .map(|(w, o, t)| serde_json::json!({"work": w, "ours_ms": o, "pytorch_ms": t}))
+        .collect();
+    std::fs::write(dir.join("speed.json"), serde_json::to_string_pretty(&json)?)?;
+    println!("\nspeed chart: {}", png.display());
     Ok(())
 }
 

@@ -45,6 +45,16 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// `--speed target/bench/speed.png` when `cargo xtask bench` left one and no `--speed` is given.
+fn speed_chart(args: &[String]) -> Vec<String> {
+    let chart = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench/speed.png");
+    if chart.exists() && !args.iter().any(|a| a == "--speed") {
+        vec!["--speed".into(), chart.display().to_string()]
+    } else {
+        Vec::new()
+    }
+}
+
 /// `deepinside repro` from the workspace root, release build, options passed through.
 fn repro(args: &[String]) -> anyhow::Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -62,6 +72,7 @@ fn repro(args: &[String]) -> anyhow::Result<()> {
             "repro",
         ])
         .args(args)
+        .args(speed_chart(args))
         .status()?;
     if !status.success() {
         anyhow::bail!("deepinside repro failed ({status})");

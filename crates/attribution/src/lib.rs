@@ -16,6 +16,7 @@
 //! # Ok::<(), attribution::AttributionError>(())
 //! ```
 mod attribute;
+pub mod caption;
 mod error;
 mod gradcam;
 pub mod npy;

@@ -1,6 +1,7 @@
 //! Pictures of attribution maps: a heat map in a perceptual colour map (inferno), an
 //! overlay on the image, and labelled grids of pictures (figures of several images,
 //! classes or methods).
+use crate::caption::{draw_text, wrap, CAPTION_PX, LINE_HEIGHT};
 use crate::error::{AttributionError, Result};
 use image::{Rgb, RgbImage};
 use ndarray::Array2;
@@ -54,82 +55,34 @@ pub fn overlay(image: &RgbImage, map: &Array2<f32>) -> RgbImage {
     })
 }
 
-/// Tiles in rows of `columns`, each with its caption (one or more lines, `\n`-separated)
-/// printed under it in an 8×8 bitmap font, on a white background. Tiles may differ in size:
-/// each cell is as large as the largest tile.
+/// Tiles in rows of `columns`, each with its caption (one or more lines, `\n`-separated,
+/// wrapped to the tile's width) printed under it, on a white background. Tiles may differ
+/// in size: each cell is as large as the largest tile.
 pub fn grid(tiles: &[(RgbImage, String)], columns: usize) -> RgbImage {
     const PAD: u32 = 6;
-    const LINE: u32 = 10;
     let columns = columns.max(1);
     let cell_w = tiles.iter().map(|t| t.0.width()).max().unwrap_or(0);
     let cell_h = tiles.iter().map(|t| t.0.height()).max().unwrap_or(0);
-    let lines = tiles
+    let captions: Vec<Vec<String>> = tiles
         .iter()
-        .map(|t| wrap(&t.1, cell_w as usize / 8).len() as u32)
-        .max()
-        .unwrap_or(0);
+        .map(|t| wrap(&t.1, cell_w, CAPTION_PX))
+        .collect();
+    let lines = captions.iter().map(|c| c.len() as u32).max().unwrap_or(0);
     let rows = tiles.len().div_ceil(columns) as u32;
-    let (cw, ch) = (cell_w + PAD, cell_h + lines * LINE + PAD);
+    let (cw, ch) = (cell_w + PAD, cell_h + lines * LINE_HEIGHT + PAD);
     let mut out = RgbImage::from_pixel(columns as u32 * cw + PAD, rows * ch + PAD, Rgb([255; 3]));
-    for (i, (img, caption)) in tiles.iter().enumerate() {
+    for (i, ((img, _), caption)) in tiles.iter().zip(&captions).enumerate() {
         let (x0, y0) = (
             PAD + (i % columns) as u32 * cw,
             PAD + (i / columns) as u32 * ch,
         );
         image::imageops::replace(&mut out, img, x0 as i64, y0 as i64);
-        for (k, line) in wrap(caption, cell_w as usize / 8).iter().enumerate() {
-            draw_text(
-                &mut out,
-                line,
-                x0,
-                y0 + img.height() + 1 + k as u32 * LINE,
-                Rgb([0; 3]),
-            );
+        for (k, line) in caption.iter().enumerate() {
+            let y = y0 + img.height() + 1 + k as u32 * LINE_HEIGHT;
+            draw_text(&mut out, line, x0, y, CAPTION_PX, Rgb([0; 3]));
         }
     }
     out
-}
-
-/// Splits `text` at newlines and then at spaces into lines of at most `width` characters.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut lines = Vec::new();
-    for para in text.lines() {
-        let mut line = String::new();
-        for word in para.split_whitespace() {
-            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-                lines.push(std::mem::take(&mut line));
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-        lines.push(line);
-    }
-    lines
-}
-
-/// Draws `text` with its top-left corner at (`x`, `y`) in the public-domain 8×8 font;
-/// characters outside it print as `?`, pixels outside the image are skipped.
-pub fn draw_text(img: &mut RgbImage, text: &str, x: u32, y: u32, colour: Rgb<u8>) {
-    use font8x8::UnicodeFonts;
-    for (i, ch) in text.chars().enumerate() {
-        let glyph = font8x8::BASIC_FONTS
-            .get(ch)
-            .or_else(|| font8x8::BASIC_FONTS.get('?'))
-            .unwrap_or([0; 8]);
-        for (row, bits) in glyph.iter().enumerate() {
-            for col in 0..8 {
-                if bits >> col & 1 == 1 {
-                    let (px, py) = (x + i as u32 * 8 + col, y + row as u32);
-                    if px < img.width() && py < img.height() {
-                        img.put_pixel(px, py, colour);
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Saves an RGB image as PNG with fast compression (`fdeflate`, adaptive filters): these
@@ -166,24 +119,13 @@ mod tests {
             ],
             2,
         );
-        // Two columns of 26 px + 6 px margin; two rows of (10 + one 10 px caption line + 6).
-        assert_eq!(g.dimensions(), (58, 58));
+        // Two columns of 26 px + 6 px margin; two rows of (10 + one 17 px caption line + 6).
+        assert_eq!(g.dimensions(), (58, 72));
         assert_eq!(g.get_pixel(6, 6), &Rgb([255, 0, 0]));
         assert_eq!(g.get_pixel(32, 6), &Rgb([0, 0, 255]));
-        // Some caption pixels under the first tile are black.
-        let inked = (6..26).flat_map(|x| (17..25).map(move |y| (x, y)));
-        assert!(inked
-            .into_iter()
-            .any(|(x, y)| g.get_pixel(x, y) == &Rgb([0; 3])));
-    }
-
-    #[test]
-    fn captions_wrap_at_spaces() {
-        assert_eq!(
-            wrap("tabby cat\nscore 12.5", 6),
-            vec!["tabby", "cat", "score", "12.5"]
-        );
-        assert_eq!(wrap("ab cd", 10), vec!["ab cd"]);
+        // Some caption pixels under the first tile are dark.
+        let inked = (6..26).flat_map(|x| (17..34).map(move |y| (x, y)));
+        assert!(inked.into_iter().any(|(x, y)| g.get_pixel(x, y)[0] < 80));
     }
 
     #[test]

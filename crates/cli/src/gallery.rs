@@ -1,26 +1,25 @@
 //! A static report: the same sections, tables and figures written as a self-contained HTML
 //! page (`index.html`, inline style, no external assets, images by relative path) and as
-//! Markdown. The page records on `<body data-images-loaded="k/n">` how many of its images
+//! Markdown, from the minijinja templates in `templates/` (HTML auto-escaped). The page records on `<body data-images-loaded="k/n">` how many of its images
 //! decoded, so a headless browser can check it without a driver.
 use anyhow::Context;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// A table of strings; the first row is the header.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Table {
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
 }
 
 /// An image file (path relative to the page) and its caption.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Figure {
     pub src: String,
     pub caption: String,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Section {
     pub title: String,
     /// Paragraphs, separated by blank lines.
@@ -29,18 +28,11 @@ pub struct Section {
     pub figures: Vec<Figure>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Gallery {
     pub title: String,
     pub intro: String,
     pub sections: Vec<Section>,
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:72em;\
@@ -55,72 +47,44 @@ const CHECK: &str = "window.addEventListener('load',function(){var i=document.im
 for(var j=0;j<i.length;j++){if(i[j].complete&&i[j].naturalWidth>0)k++;}\
 document.body.setAttribute('data-images-loaded',k+'/'+i.length);});";
 
+/// The templates, with a `paragraphs` filter (text split at blank lines).
+fn templates() -> &'static minijinja::Environment<'static> {
+    static ENV: std::sync::OnceLock<minijinja::Environment<'static>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = minijinja::Environment::new();
+        env.add_filter("paragraphs", |text: String| -> Vec<String> {
+            text.split("\n\n")
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect()
+        });
+        env.add_template("gallery.html", include_str!("../templates/gallery.html"))
+            .expect("the HTML template parses");
+        env.add_template("gallery.md", include_str!("../templates/gallery.md"))
+            .expect("the Markdown template parses");
+        env
+    })
+}
+
 impl Gallery {
+    fn render(&self, name: &str) -> String {
+        let ctx = minijinja::context! {
+            title => self.title, intro => self.intro, sections => self.sections,
+            style => STYLE, check => CHECK,
+        };
+        templates()
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .expect("the gallery templates render plain data")
+    }
+
     pub fn html(&self) -> String {
-        let mut h = String::new();
-        let _ = write!(
-            h,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <title>{}</title><style>{STYLE}</style><script>{CHECK}</script></head>\n<body>\n<h1>{}</h1>\n",
-            esc(&self.title),
-            esc(&self.title)
-        );
-        paragraphs(&mut h, &self.intro);
-        for s in &self.sections {
-            let _ = writeln!(h, "<h2>{}</h2>", esc(&s.title));
-            paragraphs(&mut h, &s.text);
-            for t in &s.tables {
-                h.push_str("<table><tr>");
-                for c in &t.header {
-                    let _ = write!(h, "<th>{}</th>", esc(c));
-                }
-                h.push_str("</tr>\n");
-                for r in &t.rows {
-                    h.push_str("<tr>");
-                    for c in r {
-                        let _ = write!(h, "<td>{}</td>", esc(c));
-                    }
-                    h.push_str("</tr>\n");
-                }
-                h.push_str("</table>\n");
-            }
-            if !s.figures.is_empty() {
-                h.push_str("<div class=\"figs\">\n");
-                for f in &s.figures {
-                    let _ = writeln!(
-                        h,
-                        "<figure><a href=\"{0}\"><img src=\"{0}\" alt=\"{1}\"></a><figcaption>{1}</figcaption></figure>",
-                        esc(&f.src),
-                        esc(&f.caption)
-                    );
-                }
-                h.push_str("</div>\n");
-            }
-        }
-        h.push_str("</body></html>\n");
-        h
+        self.render("gallery.html")
     }
 
     pub fn markdown(&self) -> String {
-        let mut m = format!("# {}\n\n{}\n", self.title, self.intro.trim());
-        for s in &self.sections {
-            let _ = write!(m, "\n## {}\n\n", s.title);
-            if !s.text.trim().is_empty() {
-                let _ = writeln!(m, "{}\n", s.text.trim());
-            }
-            for t in &s.tables {
-                let _ = writeln!(m, "| {} |", t.header.join(" | "));
-                let _ = writeln!(m, "|{}", "---|".repeat(t.header.len()));
-                for r in &t.rows {
-                    let _ = writeln!(m, "| {} |", r.join(" | "));
-                }
-                m.push('\n');
-            }
-            for f in &s.figures {
-                let _ = writeln!(m, "![{}]({})\n\n*{}*\n", f.caption, f.src, f.caption);
-            }
-        }
-        m
+        self.render("gallery.md")
     }
 
     /// Writes `dir/index.html` and returns its path.
@@ -128,12 +92,6 @@ impl Gallery {
         let p = dir.join("index.html");
         std::fs::write(&p, self.html()).with_context(|| p.display().to_string())?;
         Ok(p)
-    }
-}
-
-fn paragraphs(h: &mut String, text: &str) {
-    for p in text.split("\n\n").filter(|p| !p.trim().is_empty()) {
-        let _ = writeln!(h, "<p>{}</p>", esc(p.trim()));
     }
 }
 
@@ -171,7 +129,11 @@ mod tests {
         assert!(h.contains("<title>a &lt;b&gt;</title>"));
         assert!(h.contains("<p>one</p>") && h.contains("<p>two</p>"));
         assert!(h.contains("<td>x&amp;y</td>"));
-        assert!(h.contains("<img src=\"f/x.png\" alt=\"cap &quot;q&quot;\">"));
+        // minijinja escapes `/` too; a browser reads `f&#x2f;x.png` as `f/x.png`.
+        assert!(
+            h.contains("<img src=\"f&#x2f;x.png\" alt=\"cap &quot;q&quot;\">"),
+            "{h}"
+        );
         assert!(!h.contains("http"), "no external assets");
         let m = g.markdown();
         assert!(m.contains("| k | v |\n|---|---|\n| x&y | 1 |"));

@@ -15,6 +15,15 @@ pub fn bar(len: usize, min: usize) -> ProgressBar {
     )
 }
 
+/// The size of the compute pool: RAYON_NUM_THREADS, else the cores (rayon's own rule).
+pub fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// At most this many failed images are named; a long run says how many more there were.
 const NAMED_FAILURES: usize = 10;
 
@@ -46,27 +55,105 @@ pub fn each_image(
     images: &[PathBuf],
     min: usize,
     mut work: impl FnMut(&std::path::Path) -> anyhow::Result<String>,
-    mut on_line: impl FnMut(&str) -> anyhow::Result<()>,
+    on_line: impl FnMut(&str) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
-    let bar = bar(images.len(), min);
-    let mut failed = Vec::new();
+    let mut report = Report::new(images.len(), min, on_line);
     for path in images {
-        match work(path) {
-            Ok(line) => {
-                on_line(&line)?;
-                bar.suspend(|| println!("{line}"));
-            }
-            Err(e) => {
-                let message = format!("{e:#}");
-                bar.suspend(|| eprintln!("error: {}: {message}", path.display()));
-                let line = error_line(path, &message);
-                on_line(&line)?;
-                bar.suspend(|| println!("{line}"));
-                failed.push(path.display().to_string());
+        let result = work(path);
+        report.add(path, result)?;
+    }
+    Ok(report.finish())
+}
+
+/// As [`each_image`], with `workers` images in flight at once, each on a compute pool of
+/// its own of one thread (results still in input order): whole images in parallel keep
+/// every core busy where one image's pipeline has sequential stages (a max-flow, say).
+pub fn each_image_parallel(
+    images: &[PathBuf],
+    min: usize,
+    workers: usize,
+    work: impl Fn(&std::path::Path) -> anyhow::Result<String> + Sync,
+    on_line: impl FnMut(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<ExitCode> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut report = Report::new(images.len(), min, on_line);
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        for _ in 0..workers.max(1) {
+            let (tx, next, work) = (tx.clone(), &next, &work);
+            scope.spawn(move || {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = images.get(i) else { break };
+                    let result = match &pool {
+                        Ok(pool) => pool.install(|| work(path)),
+                        Err(_) => work(path),
+                    };
+                    if tx.send((i, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Results arrive in any order; they are reported in input order.
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut due = 0;
+        for (i, result) in rx {
+            waiting.insert(i, result);
+            while let Some(result) = waiting.remove(&due) {
+                report.add(&images[due], result)?;
+                due += 1;
             }
         }
-        bar.inc(1);
+        Ok(())
+    })?;
+    Ok(report.finish())
+}
+
+/// The progress bar, the lines written so far and the images that failed.
+struct Report<F> {
+    bar: ProgressBar,
+    failed: Vec<String>,
+    total: usize,
+    on_line: F,
+}
+
+impl<F: FnMut(&str) -> anyhow::Result<()>> Report<F> {
+    fn new(total: usize, min: usize, on_line: F) -> Self {
+        Report {
+            bar: bar(total, min),
+            failed: Vec::new(),
+            total,
+            on_line,
+        }
     }
-    bar.finish_and_clear();
-    Ok(finish(&failed, images.len()))
+
+    fn add(
+        &mut self,
+        path: &std::path::Path,
+        result: anyhow::Result<String>,
+    ) -> anyhow::Result<()> {
+        let line = match result {
+            Ok(line) => line,
+            Err(e) => {
+                let message = format!("{e:#}");
+                self.bar
+                    .suspend(|| eprintln!("error: {}: {message}", path.display()));
+                self.failed.push(path.display().to_string());
+                error_line(path, &message)
+            }
+        };
+        (self.on_line)(&line)?;
+        self.bar.suspend(|| println!("{line}"));
+        self.bar.inc(1);
+        Ok(())
+    }
+
+    fn finish(self) -> ExitCode {
+        self.bar.finish_and_clear();
+        finish(&self.failed, self.total)
+    }
 }

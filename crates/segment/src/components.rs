@@ -1,4 +1,8 @@
-//! Connected components of a mask and boxes around them.
+//! Connected components of a mask and boxes around them, by breadth-first search.
+//! imageproc's `connected_components` gives the same labels, order and ties (checked with
+//! proptest on random masks, 2026-12-02) but took 1.57–1.62 ms against these 1.20–1.46 ms
+//! for the boxes of a 224 × 224 mask, which MaxBoxAccV2 asks 100 times per image; so these
+//! stay.
 use ndarray::Array2;
 use std::collections::VecDeque;
 

@@ -6,8 +6,10 @@
 //! the K-th; `deepinside eval merge` joins the shards' results into one summary.
 use crate::model_args::ModelArgs;
 use anyhow::{bail, Context};
-use deepinside::evaluate::{evaluate_image, ImageResult, Task};
+use deepinside::attribution::render::save_png;
+use deepinside::evaluate::{evaluate_image, ImageResult, Summary, Task};
 use deepinside::localise::{Preset, PRESET_HELP};
+use deepinside::plots::localisation_bars;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::io::Write;
@@ -53,6 +55,18 @@ pub struct Args {
 pub enum EvalCommand {
     /// Join the results of several eval output folders (shards) into one summary.
     Merge(MergeArgs),
+    /// Draw the localisation metrics of several eval output folders side by side.
+    Plot(PlotArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PlotArgs {
+    /// Output folders of `deepinside eval` runs (each labelled by its preset).
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// The PNG to write.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -95,8 +109,10 @@ fn read_done(path: &Path) -> anyhow::Result<(Vec<Value>, u64)> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(EvalCommand::Merge(m)) = args.command {
-        return merge(&m);
+    match args.command {
+        Some(EvalCommand::Merge(m)) => return merge(&m),
+        Some(EvalCommand::Plot(p)) => return plot(&p),
+        None => {}
     }
     let (Some(data_dir), Some(out)) = (args.data.as_ref(), args.out.as_ref()) else {
         bail!("eval needs --data DIR and --out DIR");
@@ -219,6 +235,11 @@ fn finish(lines: &[Value], run: &Run, out: &Path) -> anyhow::Result<ExitCode> {
     )
     .with_context(|| out.join("summary.json").display().to_string())?;
     print_table(&summary);
+    if run.task == "localise" {
+        let typed: Summary = serde_json::from_value(summary.clone())?;
+        let png = out.join("summary.png");
+        save_png(&localisation_bars(&[(run.preset.clone(), &typed)])?, &png)?;
+    }
     if !failures.is_empty() {
         eprintln!(
             "failures are recorded in {}",
@@ -226,6 +247,28 @@ fn finish(lines: &[Value], run: &Run, out: &Path) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(crate::progress::finish(&failures, lines.len()))
+}
+
+/// `deepinside eval plot DIR... --out PNG`: the runs' localisation metrics as grouped bars.
+fn plot(args: &PlotArgs) -> anyhow::Result<ExitCode> {
+    let mut runs = Vec::new();
+    for dir in &args.runs {
+        let path = dir.join("summary.json");
+        let v: Value = serde_json::from_str(
+            &std::fs::read_to_string(&path).with_context(|| path.display().to_string())?,
+        )
+        .with_context(|| path.display().to_string())?;
+        let label = v["preset"].as_str().unwrap_or("?").to_string();
+        let s: Summary = serde_json::from_value(v).with_context(|| path.display().to_string())?;
+        if s.localisation.is_none() {
+            bail!("{}: not a localisation run", path.display());
+        }
+        runs.push((label, s));
+    }
+    let refs: Vec<(String, &Summary)> = runs.iter().map(|(l, s)| (l.clone(), s)).collect();
+    save_png(&localisation_bars(&refs)?, &args.out)?;
+    println!("{}", args.out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `deepinside eval merge DIR... --out DIR`: the shards' complete result lines joined (an

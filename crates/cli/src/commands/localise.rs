@@ -65,9 +65,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
     let figures = (!args.no_figures).then(PngQueue::new);
-    let status = crate::progress::each_image(
+    // Two images in flight per core-pair: one image's max-flow (sequential) runs beside
+    // the other's network pass and colour-model fits (parallel).
+    let status = crate::progress::each_image_parallel(
         &args.images,
         1,
+        crate::progress::threads(),
         |path| one(&args, &*model, &preset, &gt, figures.as_ref(), path),
         |_| Ok(()),
     )?;

@@ -150,6 +150,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &grid(&done.tiles, args.columns.min(done.tiles.len())),
         &grid_file,
     )?;
+    let history_file = args.out.join("history.png");
+    done.save_history(&history_file)?;
     let json_file = args.out.join("visualise.json");
     let summary = serde_json::json!({
         "model": model.name(),
@@ -172,8 +174,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     println!(
-        "grid: {}\nsettings and scores: {}",
+        "grid: {}\nvalue and penalty per step: {}\nsettings and scores: {}",
         grid_file.display(),
+        history_file.display(),
         json_file.display()
     );
     if done.stopped.is_empty() {
@@ -195,6 +198,17 @@ pub(crate) struct Synthesised {
     pub records: Vec<serde_json::Value>,
     pub tiles: Vec<(image::RgbImage, String)>,
     pub stopped: Vec<String>,
+    /// Each target's label and its per-step record.
+    pub histories: (Vec<String>, Vec<Vec<deepinside::synthesis::StepRecord>>),
+}
+
+impl Synthesised {
+    /// Writes the value and penalty per step of every target as `file`.
+    pub fn save_history(&self, file: &std::path::Path) -> anyhow::Result<()> {
+        let (names, histories) = &self.histories;
+        save_png(&deepinside::plots::ascent_history(names, histories)?, file)?;
+        Ok(())
+    }
 }
 
 /// Optimises `targets` in batches of `batch` under a progress bar, writes `<stem>.png` for
@@ -219,6 +233,7 @@ pub(crate) fn synthesise(
         records: Vec::new(),
         tiles: Vec::new(),
         stopped: Vec::new(),
+        histories: (Vec::new(), Vec::new()),
     };
     for chunk in targets.chunks(batch.max(1)) {
         let ts: Vec<Target> = chunk.iter().map(|(t, _)| t.clone()).collect();
@@ -260,6 +275,12 @@ pub(crate) fn synthesise(
                 _ => format!("{}\n{:.3}", v.target.label, v.value),
             };
             done.tiles.push((v.image.clone(), caption));
+            let short = match v.target.class {
+                Some(c) => format!("{c} {}", class_name(model, c)),
+                None => v.target.label.clone(),
+            };
+            done.histories.0.push(short);
+            done.histories.1.push(v.history.clone());
             let top5: Vec<serde_json::Value> = v
                 .top5
                 .iter()
