@@ -65,9 +65,7 @@ pub fn each_image(
     Ok(report.finish())
 }
 
-/// As [`each_image`], with `workers` images in flight at once, each on a compute pool of
-/// its own of one thread (results still in input order): whole images in parallel keep
-/// every core busy where one image's pipeline has sequential stages (a max-flow, say).
+/// As [`each_image`], with `workers` images in flight at once (see [`in_input_order`]).
 pub fn each_image_parallel(
     images: &[PathBuf],
     min: usize,
@@ -75,8 +73,28 @@ pub fn each_image_parallel(
     work: impl Fn(&std::path::Path) -> anyhow::Result<String> + Sync,
     on_line: impl FnMut(&str) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     let mut report = Report::new(images.len(), min, on_line);
+    in_input_order(
+        images,
+        workers,
+        |p| work(p),
+        |p, result| report.add(p, result),
+    )?;
+    Ok(report.finish())
+}
+
+/// Runs `work` on every item with `workers` items in flight, each worker on a compute pool
+/// of its own of one thread, and hands the results to `done` in input order. Whole items in
+/// parallel keep every core busy where one item's pipeline has sequential stages (a
+/// max-flow, say); one thread per item also keeps each result independent of the machine's
+/// core count.
+pub fn in_input_order<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    work: impl Fn(&T) -> R + Sync,
+    mut done: impl FnMut(&T, R) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::scope(|scope| -> anyhow::Result<()> {
@@ -86,10 +104,10 @@ pub fn each_image_parallel(
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = images.get(i) else { break };
+                    let Some(item) = items.get(i) else { break };
                     let result = match &pool {
-                        Ok(pool) => pool.install(|| work(path)),
-                        Err(_) => work(path),
+                        Ok(pool) => pool.install(|| work(item)),
+                        Err(_) => work(item),
                     };
                     if tx.send((i, result)).is_err() {
                         break;
@@ -98,19 +116,18 @@ pub fn each_image_parallel(
             });
         }
         drop(tx);
-        // Results arrive in any order; they are reported in input order.
+        // Results arrive in any order; they are handed on in input order.
         let mut waiting = std::collections::BTreeMap::new();
         let mut due = 0;
         for (i, result) in rx {
             waiting.insert(i, result);
             while let Some(result) = waiting.remove(&due) {
-                report.add(&images[due], result)?;
+                done(&items[due], result)?;
                 due += 1;
             }
         }
         Ok(())
-    })?;
-    Ok(report.finish())
+    })
 }
 
 /// The progress bar, the lines written so far and the images that failed.

@@ -163,8 +163,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let todo: Vec<_> = images.iter().filter(|i| !done.contains(&i.id)).collect();
     let bar = crate::progress::bar(todo.len(), 0);
     let started = std::time::Instant::now();
-    for img in &todo {
-        let line = match evaluate_image(&*model, &preset, &data, img, task) {
+    // Images evaluated side by side, each on one thread; lines written in input order.
+    let evaluate =
+        |img: &&&deepinside::ilsvrc::Sample| evaluate_image(&*model, &preset, &data, img, task);
+    crate::progress::in_input_order(&todo, crate::progress::threads(), evaluate, |img, r| {
+        let line = match r {
             Ok(r) => serde_json::to_value(r)?,
             Err(e) => {
                 bar.suspend(|| eprintln!("error: {}: {e:#}", img.id));
@@ -177,7 +180,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         file.flush()?;
         lines.push(line);
         bar.inc(1);
-    }
+        Ok(())
+    })?;
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     let run = Run {
