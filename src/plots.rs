@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 /// The palette of series, in order (Tableau 10: distinct, colour-blind tolerable).
-const PALETTE: [RGBColor; 8] = [
+const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -16,6 +16,8 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(140, 86, 75),
     RGBColor(227, 119, 194),
     RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 
 /// The `i`-th series colour.
@@ -58,7 +60,8 @@ pub struct LineChart {
     pub series: Vec<Series>,
 }
 
-/// The finite range of `values`, widened a little (and made non-empty).
+/// The finite range of `values`, widened a little; a constant (or empty) series gets ±1
+/// around its value, so its axis still reads.
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
@@ -68,11 +71,15 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     if lo > hi {
         return (0.0, 1.0);
     }
-    let pad = ((hi - lo) * 0.05).max(1e-9 * hi.abs().max(1.0));
+    if hi - lo <= 1e-9 * hi.abs().max(1.0) {
+        return (lo - 1.0, hi + 1.0);
+    }
+    let pad = (hi - lo) * 0.05;
     (lo - pad, hi + pad)
 }
 
-/// `charts` stacked top to bottom, each `width × height_each` pixels.
+/// `charts` stacked top to bottom, each `width × height_each` pixels, each with its legend
+/// in a column to the right of the plot (never over the data).
 pub fn line_charts(charts: &[LineChart], width: u32, height_each: u32) -> Result<RgbImage> {
     fonts();
     let height = height_each * charts.len().max(1) as u32;
@@ -80,7 +87,9 @@ pub fn line_charts(charts: &[LineChart], width: u32, height_each: u32) -> Result
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
         let panels = root.split_evenly((charts.len().max(1), 1));
-        for (chart, area) in charts.iter().zip(panels) {
+        for (chart, panel) in charts.iter().zip(panels) {
+            let names: Vec<&str> = chart.series.iter().map(|s| s.name.as_str()).collect();
+            let (area, key) = panel.split_horizontally(width.saturating_sub(legend_width(&names)));
             let err = plot_error(&chart.title);
             let all = || chart.series.iter().flat_map(|s| s.points.iter());
             let (x0, x1) = range(all().map(|p| p.0));
@@ -110,19 +119,9 @@ pub fn line_charts(charts: &[LineChart], width: u32, height_each: u32) -> Result
                     s.points.iter().copied().filter(|p| p.1.is_finite()),
                     col.stroke_width(2),
                 ))
-                .map_err(|e| err(e.to_string()))?
-                .label(&s.name)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], col.stroke_width(2)));
+                .map_err(|e| err(e.to_string()))?;
             }
-            if !chart.series.is_empty() {
-                c.configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(RGBColor(180, 180, 180))
-                    .label_font(("sans-serif", 13))
-                    .position(SeriesLabelPosition::LowerRight)
-                    .draw()
-                    .map_err(|e| err(e.to_string()))?;
-            }
+            legend(&key, &names, true).map_err(&err)?;
         }
         root.present()
             .map_err(|e| plot_error("lines")(e.to_string()))?;
@@ -146,7 +145,9 @@ pub struct BarChart {
 /// A tick label: no trailing `.0`, at most as many decimals as the step needs.
 fn tick(v: &f64) -> String {
     let a = v.abs();
-    if a >= 10.0 || v.fract() == 0.0 {
+    if a < 1e-12 {
+        "0".into()
+    } else if a >= 10.0 || v.fract() == 0.0 {
         format!("{v:.0}")
     } else if a >= 1.0 {
         format!("{v:.1}")
@@ -176,7 +177,10 @@ pub fn bar_chart(chart: &BarChart, width: u32, height: u32) -> Result<RgbImage> 
     let x = -0.5..(chart.groups.len().max(1) as f64 - 0.5);
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
-        let mut b = ChartBuilder::on(&root);
+        let names: Vec<&str> = chart.series.iter().map(|s| s.0.as_str()).collect();
+        let (area, key) = root.split_horizontally(width.saturating_sub(legend_width(&names)));
+        legend(&key, &names, false).map_err(&err)?;
+        let mut b = ChartBuilder::on(&area);
         b.caption(&chart.title, ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(36)
@@ -242,16 +246,14 @@ where
         .map_err(|e| e.to_string())?;
     let k = chart.series.len().max(1);
     let w = 0.8 / k as f64;
-    for (j, (name, vals)) in chart.series.iter().enumerate() {
+    for (j, (_, vals)) in chart.series.iter().enumerate() {
         let col = colour(j);
         let left = |i: usize| i as f64 - 0.4 + j as f64 * w;
         let shown = || vals.iter().enumerate().filter(|(_, v)| v.is_finite());
         c.draw_series(shown().map(|(i, &v)| {
             Rectangle::new([(left(i), base), (left(i) + w * 0.92, v)], col.filled())
         }))
-        .map_err(|e| e.to_string())?
-        .label(name)
-        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], col.filled()));
+        .map_err(|e| e.to_string())?;
         let style = ("sans-serif", 11)
             .into_font()
             .color(&BLACK)
@@ -262,13 +264,42 @@ where
         )
         .map_err(|e| e.to_string())?;
     }
-    c.configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(180, 180, 180))
-        .label_font(("sans-serif", 13))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(|e| e.to_string())
+    Ok(())
+}
+
+/// Width of a legend column for `names`.
+fn legend_width(names: &[&str]) -> u32 {
+    let text = names
+        .iter()
+        .map(|n| attribution::caption::text_width(n, 13.0))
+        .max()
+        .unwrap_or(0);
+    text + 52
+}
+
+/// The legend in its own column: one swatch (a line, or a filled square for bars) and name
+/// per series, in the series' colours, from the top.
+fn legend(
+    key: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    names: &[&str],
+    lines: bool,
+) -> std::result::Result<(), String> {
+    for (i, name) in names.iter().enumerate() {
+        let (col, y) = (colour(i), 44 + 20 * i as i32);
+        if lines {
+            key.draw(&PathElement::new([(8, y), (28, y)], col.stroke_width(3)))
+        } else {
+            key.draw(&Rectangle::new([(10, y - 6), (24, y + 6)], col.filled()))
+        }
+        .map_err(|e| e.to_string())?;
+        key.draw(&Text::new(
+            name.to_string(),
+            (34, y - 8),
+            ("sans-serif", 13).into_font().color(&BLACK),
+        ))
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// A class model's ascent as two charts: the target's value (S_c for a class) and the
@@ -364,7 +395,7 @@ pub fn localisation_bars(runs: &[(String, &crate::evaluate::Summary)]) -> Result
             series,
             log_y: false,
         },
-        880,
+        1040,
         420,
     )
 }
