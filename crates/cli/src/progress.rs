@@ -17,11 +17,7 @@ pub fn bar(len: usize, min: usize) -> ProgressBar {
 
 /// The size of the compute pool: RAYON_NUM_THREADS, else the cores (rayon's own rule).
 pub fn threads() -> usize {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    rayon::current_num_threads()
 }
 
 /// At most this many failed images are named; a long run says how many more there were.
