@@ -34,6 +34,46 @@ pub fn last_spatial_layer(model: &dyn ImageModel) -> Option<String> {
         .map(|l| l.name.clone())
 }
 
+/// How the channels of the layer are weighted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CamWeighting {
+    /// Grad-CAM: α_k = mean over positions of ∂S/∂A_k.
+    #[default]
+    GradCam,
+    /// Grad-CAM++ (Chattopadhay et al. 2018): α_k = Σ_ij a_ij ReLU(∂S/∂A_kij) with
+    /// a = g² / (2g² + Σ_ij A_k · g³), the closed form for an exponential score that
+    /// pytorch-grad-cam and the authors use; it weights every location that raises the
+    /// score, so several instances of a class all show.
+    GradCamPlusPlus,
+}
+
+impl CamWeighting {
+    pub fn method_name(self) -> &'static str {
+        match self {
+            CamWeighting::GradCam => "gradcam",
+            CamWeighting::GradCamPlusPlus => "gradcam++",
+        }
+    }
+}
+
+/// Checks that `layer` has a spatial feature map, the one thing Grad-CAM needs of it.
+pub fn check_cam_layer(model: &dyn ImageModel, layer: &str) -> Result<()> {
+    let info = model.layer(layer)?;
+    if info.shape.len() != 3 || info.shape[1] * info.shape[2] < 1 {
+        return Err(AttributionError::Target(format!(
+            "Grad-CAM needs a layer with a spatial feature map [channels, height, width]; \
+             layer {layer} of {} has shape {:?}{}",
+            model.name(),
+            info.shape,
+            last_spatial_layer(model)
+                .map(|l| format!(" (the last spatial layer is {l})"))
+                .unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
 /// Grad-CAM maps of every target for every image of the normalised batch `x` at `layer`:
 /// `result[image][target]`. One forward pass, one backward pass per target.
 pub fn grad_cam(
@@ -42,13 +82,18 @@ pub fn grad_cam(
     targets: &[Target],
     layer: &str,
 ) -> Result<Vec<Vec<CamMap>>> {
-    let info = model.layer(layer)?;
-    if info.shape.len() != 3 {
-        return Err(AttributionError::Target(format!(
-            "Grad-CAM needs a feature map; layer {layer} has shape {:?}",
-            info.shape
-        )));
-    }
+    grad_cam_weighted(model, x, targets, layer, CamWeighting::GradCam)
+}
+
+/// [`grad_cam`] with the channel weighting of Grad-CAM or Grad-CAM++.
+pub fn grad_cam_weighted(
+    model: &dyn ImageModel,
+    x: &Tensor,
+    targets: &[Target],
+    layer: &str,
+    weighting: CamWeighting,
+) -> Result<Vec<Vec<CamMap>>> {
+    check_cam_layer(model, layer)?;
     for t in targets {
         t.validate(model)?;
     }
@@ -79,9 +124,23 @@ pub fn grad_cam(
             Some(g) => g.clone(),
             None => probe.as_tensor().zeros_like()?,
         };
-        // α_k = mean over positions of ∂S/∂A_k; map = ReLU(Σ_k α_k A_k).
-        let alpha = g.mean_keepdim(D::Minus1)?.mean_keepdim(D::Minus2)?;
-        let cam = act.detach().broadcast_mul(&alpha)?.sum(1)?.relu()?;
+        let a = act.detach();
+        let alpha = match weighting {
+            // α_k = mean over positions of ∂S/∂A_k; map = ReLU(Σ_k α_k A_k).
+            CamWeighting::GradCam => g.mean_keepdim(D::Minus1)?.mean_keepdim(D::Minus2)?,
+            CamWeighting::GradCamPlusPlus => {
+                let g2 = g.sqr()?;
+                let g3 = (&g2 * &g)?;
+                let sum_a = a.sum_keepdim(D::Minus1)?.sum_keepdim(D::Minus2)?;
+                let denom = ((&g2 * 2.0)?.broadcast_add(&g3.broadcast_mul(&sum_a)?)? + 1e-7)?;
+                // Where g = 0 the coefficient is 0 (and so is its product with ReLU(g)).
+                let coeff = (g2 / denom)?;
+                (coeff * g.relu()?)?
+                    .sum_keepdim(D::Minus1)?
+                    .sum_keepdim(D::Minus2)?
+            }
+        };
+        let cam = a.broadcast_mul(&alpha)?.sum(1)?.relu()?;
         let cam = cam.flatten_all()?.to_vec1::<f32>()?;
         for (i, r) in resolved.into_iter().enumerate() {
             let coarse = Array2::from_shape_vec((h, w), cam[i * h * w..(i + 1) * h * w].to_vec())
@@ -95,6 +154,29 @@ pub fn grad_cam(
         }
     }
     Ok(result)
+}
+
+/// Guided Grad-CAM (Selvaraju et al. 2017): guided backprop's `[3, h, w]` attribution times
+/// the Grad-CAM map upsampled to the input, high-resolution detail gated by class
+/// localisation. The upsampling is nearest-neighbour, Captum's `GuidedGradCam` default.
+pub fn guided_grad_cam(
+    model: &dyn ImageModel,
+    x: &Tensor,
+    targets: &[Target],
+    layer: &str,
+) -> Result<Vec<Vec<crate::Attribution>>> {
+    let cams = grad_cam(model, x, targets, layer)?;
+    let mut guided = crate::attribute(model, x, targets, BackwardRule::GuidedBackprop)?;
+    for (per_image, cams) in guided.iter_mut().zip(&cams) {
+        for (a, cam) in per_image.iter_mut().zip(cams) {
+            let (_, h, w) = a.raw.dim();
+            let up = upsample_nearest(&cam.coarse, h, w);
+            for mut plane in a.raw.outer_iter_mut() {
+                plane *= &up;
+            }
+        }
+    }
+    Ok(guided)
 }
 
 /// Grad-CAM of each class target averaged over the paper's ten crops (Sect. 3.1's scheme
@@ -130,6 +212,15 @@ pub fn grad_cam_ten_crop(
             }
         })
         .collect())
+}
+
+/// Nearest-neighbour resize in PyTorch's `interpolate(..., mode="nearest")` convention
+/// (source index ⌊o · n_in / n_out⌋), Captum's default for guided Grad-CAM.
+pub fn upsample_nearest(m: &Array2<f32>, out_h: usize, out_w: usize) -> Array2<f32> {
+    let (h, w) = m.dim();
+    Array2::from_shape_fn((out_h, out_w), |(y, x)| {
+        m[(((y * h) / out_h).min(h - 1), ((x * w) / out_w).min(w - 1))]
+    })
 }
 
 /// Bilinear resize with half-pixel centres and edge clamping (PyTorch's

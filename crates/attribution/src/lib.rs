@@ -16,18 +16,38 @@
 //! # Ok::<(), attribution::AttributionError>(())
 //! ```
 mod attribute;
+mod baseline;
 pub mod caption;
 mod error;
 mod gradcam;
+pub mod host;
+mod integrated;
+mod method;
 pub mod npy;
+mod occlusion;
+pub mod quadrature;
 mod reduce;
 pub mod render;
+mod rise;
+mod smoothgrad;
 mod tencrop;
 
 pub use attribute::{attribute, Attribution};
+pub use baseline::{Baseline, BLUR_SIGMA};
 pub use convnet::BackwardRule as Method;
 pub use convnet::{top_k, ResolvedTarget, Target};
 pub use error::{AttributionError, Result};
-pub use gradcam::{grad_cam, grad_cam_ten_crop, last_spatial_layer, upsample_bilinear, CamMap};
+pub use gradcam::{
+    check_cam_layer, grad_cam, grad_cam_ten_crop, grad_cam_weighted, guided_grad_cam,
+    last_spatial_layer, upsample_bilinear, upsample_nearest, CamMap, CamWeighting,
+};
+pub use integrated::{integrated_gradients, IntegratedGradients, IntegratedResult};
+pub use method::{
+    explain, explain_ten_crop, AttributionMethod, Explanation, MethodSettings, Values,
+};
+pub use occlusion::{occlusion, Occlusion};
+pub use quadrature::Quadrature;
 pub use reduce::Reduction;
+pub use rise::{rise, MaskSampler, Rise};
+pub use smoothgrad::{smooth_grad, SmoothGrad, SmoothVariant};
 pub use tencrop::{ten_crop, TenCrop, TenCropResult, MAX_ASPECT_RATIO, MAX_MAP_PIXELS};

@@ -27,6 +27,7 @@ pub mod layers;
 pub mod models;
 pub mod ops;
 pub mod preprocess;
+pub mod rng;
 pub mod rule;
 pub mod target;
 pub mod weights;

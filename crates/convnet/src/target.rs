@@ -190,6 +190,21 @@ impl Target {
         }
     }
 
+    /// What a fixed target (a class, neuron or channel) resolves to; `Top1`/`Rank` need an
+    /// image's logits first ([`Target::fixed_for`]) and resolve to themselves here.
+    pub fn resolved(&self, model: &dyn ImageModel) -> ResolvedTarget {
+        match self {
+            Target::Class(c) => Target::resolve_class(*c, model),
+            Target::Top1 | Target::Rank(_) => ResolvedTarget {
+                class: None,
+                layer: None,
+                unit: None,
+                label: format!("{self:?}"),
+            },
+            _ => self.resolve_unit(),
+        }
+    }
+
     fn resolve_unit(&self) -> ResolvedTarget {
         match self {
             Target::Neuron { layer, index } => ResolvedTarget {

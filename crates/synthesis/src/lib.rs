@@ -22,7 +22,7 @@ pub mod fourier;
 mod objective;
 mod optimiser;
 mod param;
-mod rng;
+use convnet::rng;
 mod robustness;
 mod settings;
 pub mod warp;

@@ -1,5 +1,5 @@
-//! A small seeded random source: every run with the same seed draws the same transforms
-//! and the same initial image.
+//! A small seeded random source shared by the method crates: every run with the same seed
+//! draws the same transforms, initial images, noise samples and masks.
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
