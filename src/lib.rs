@@ -15,6 +15,7 @@ pub use ilsvrc;
 pub use segment;
 pub use synthesis;
 
+pub mod attribution_eval;
 mod error;
 pub mod evaluate;
 pub mod localise;

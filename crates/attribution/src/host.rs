@@ -72,7 +72,8 @@ pub(crate) fn stack(
 }
 
 /// What a forward-only method reads off the model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Score {
     /// The unnormalised class score, or the unit's value (Captum's occlusion convention).
     Logit,

@@ -19,6 +19,7 @@ mod attribute;
 mod baseline;
 pub mod caption;
 mod error;
+pub mod faithfulness;
 mod gradcam;
 pub mod host;
 mod integrated;
@@ -29,18 +30,22 @@ pub mod quadrature;
 mod reduce;
 pub mod render;
 mod rise;
+pub mod similarity;
 mod smoothgrad;
 mod tencrop;
 
 pub use attribute::{attribute, Attribution};
 pub use baseline::{Baseline, BLUR_SIGMA};
+pub use convnet::BackwardRule;
 pub use convnet::BackwardRule as Method;
 pub use convnet::{top_k, ResolvedTarget, Target};
 pub use error::{AttributionError, Result};
+pub use faithfulness::{pixel_curves, Curves, PixelCurves};
 pub use gradcam::{
     check_cam_layer, grad_cam, grad_cam_ten_crop, grad_cam_weighted, guided_grad_cam,
     last_spatial_layer, upsample_bilinear, upsample_nearest, CamMap, CamWeighting,
 };
+pub use host::Score;
 pub use integrated::{integrated_gradients, IntegratedGradients, IntegratedResult};
 pub use method::{
     explain, explain_ten_crop, AttributionMethod, Explanation, MethodSettings, Values,

@@ -10,6 +10,7 @@ pub enum Quadrature {
     /// Gauss–Legendre nodes and weights mapped to [0, 1]: exact for polynomials of degree
     /// 2n − 1, so it converges far faster than Riemann sums on smooth paths.
     #[default]
+    #[serde(rename = "gausslegendre")]
     GaussLegendre,
     RiemannLeft,
     RiemannRight,

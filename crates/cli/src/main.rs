@@ -4,6 +4,7 @@ mod allocator;
 mod commands;
 mod demo_images;
 mod gallery;
+mod method_args;
 mod model_args;
 mod png_queue;
 mod progress;

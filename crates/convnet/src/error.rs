@@ -37,6 +37,9 @@ pub enum ConvnetError {
     /// A device that is not available in this build or on this machine.
     #[error("device `{device}`: {reason}")]
     Device { device: String, reason: String },
+    /// Something this model cannot do.
+    #[error("{0}")]
+    Unsupported(String),
     /// An error from the tensor library.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

@@ -36,7 +36,7 @@ pub use classes::{ClassInfo, ClassNames};
 pub use error::{ConvnetError, Result};
 pub use models::{
     load_model, parse_device, Capture, EfficientNetLite0, ForwardOptions, ForwardOutput,
-    ImageModel, LayerInfo, LinearPixelModel, ModelInfo, ModelKind, PaperNet, Vgg16,
+    ImageModel, LayerInfo, LinearPixelModel, ModelInfo, ModelKind, PaperNet, Vgg16, WeightGroup,
 };
 pub use preprocess::Preprocessing;
 pub use rule::BackwardRule;

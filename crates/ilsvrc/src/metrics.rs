@@ -36,6 +36,22 @@ pub fn gt_known_correct(box_for_label: Option<BoxF>, gt: &[BoxF]) -> bool {
     box_for_label.is_some_and(|b| b.best_iou(gt) >= IOU_THRESHOLD)
 }
 
+/// The pointing game's tolerance (Zhang et al. 2016): 15 pixels of the annotation.
+pub const POINTING_TOLERANCE: f64 = 15.0;
+
+/// Euclidean distance from a point to a box (0 inside it), in the box's pixel coordinates.
+pub fn distance_to_box(x: f64, y: f64, b: &BoxF) -> f64 {
+    let dx = (b.x0 - x).max(0.0).max(x - b.x1);
+    let dy = (b.y0 - y).max(0.0).max(y - b.y1);
+    dx.hypot(dy)
+}
+
+/// The pointing game (Zhang et al. 2016): a hit when the map's maximum `(x, y)` lies
+/// within `tolerance` pixels of a ground-truth box of the class.
+pub fn pointing_hit(x: f64, y: f64, gt: &[BoxF], tolerance: f64) -> bool {
+    gt.iter().any(|b| distance_to_box(x, y, b) <= tolerance)
+}
+
 /// Running error rates over a dataset.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Tally {
@@ -213,5 +229,33 @@ mod tests {
                 prop_assert!(top_k_correct(&classes, label, k) <= top_k_correct(&classes, label, k + 1));
             }
         }
+    }
+
+    #[test]
+    fn pointing_game_hits_exactly_up_to_15_pixels() {
+        let b = [BoxF::new(100.0, 100.0, 150.0, 120.0)];
+        assert!(pointing_hit(120.0, 110.0, &b, POINTING_TOLERANCE), "inside");
+        assert!(
+            pointing_hit(85.0, 110.0, &b, POINTING_TOLERANCE),
+            "15 px left"
+        );
+        assert!(
+            !pointing_hit(84.999, 110.0, &b, POINTING_TOLERANCE),
+            "just past 15 px"
+        );
+        assert!(
+            pointing_hit(150.0 + 9.0, 120.0 + 12.0, &b, POINTING_TOLERANCE),
+            "corner 9-12-15"
+        );
+        assert!(!pointing_hit(
+            150.0 + 9.01,
+            120.0 + 12.0,
+            &b,
+            POINTING_TOLERANCE
+        ));
+        assert!(
+            !pointing_hit(0.0, 0.0, &[], POINTING_TOLERANCE),
+            "no box, no hit"
+        );
     }
 }

