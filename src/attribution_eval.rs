@@ -126,15 +126,21 @@ pub fn peak(map: &Array2<f32>, size: (u32, u32)) -> (f64, f64) {
     )
 }
 
+/// An image as the model saw it and each method's map of it, by method name.
+pub struct ImageMaps {
+    pub shown: image::RgbImage,
+    pub maps: BTreeMap<String, Array2<f32>>,
+}
+
 /// Scores every method of `eval` on one sample; the maps are returned beside the record
-/// (by method name) for `--save-maps`. `sanity`: whether this image runs the cascade.
+/// for `--save-maps` and pictures. `sanity`: whether this image runs the cascade.
 pub fn evaluate_attribution(
     model: &dyn ImageModel,
     eval: &AttributionEval,
     data: &Dataset,
     sample: &Sample,
     sanity: bool,
-) -> Result<(AttributionResult, BTreeMap<String, Array2<f32>>)> {
+) -> Result<(AttributionResult, ImageMaps)> {
     if let Some(problem) = &sample.problem {
         return Err(Error::Annotation(format!("annotation: {problem}")));
     }
@@ -157,7 +163,7 @@ pub fn evaluate_attribution(
         .index;
     let rgb = load_rgb(&data.path(sample))?;
     let size = sample.size.unwrap_or(rgb.dimensions());
-    let (_, x) = model.preprocessing().prepare(&rgb, model.device())?;
+    let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;
     let row: Vec<f32> = model.forward(&x)?.get(0)?.to_vec1()?;
     let image = HostImage::from_batch(&x, 0)?;
     let mut methods = BTreeMap::new();
@@ -202,7 +208,7 @@ pub fn evaluate_attribution(
             top5: top_k(&row, 5),
             methods,
         },
-        maps,
+        ImageMaps { shown, maps },
     ))
 }
 

@@ -29,7 +29,7 @@ pub struct Args {
     /// Annotation layout: `auto` (detected from the files), `wsol`, `devkit` or `kaggle`.
     #[arg(long, default_value = "auto")]
     pub format: String,
-    /// `classify` or `localise`.
+    /// `classify`, `localise` or `attribution` (score --methods; see its options below).
     #[arg(long, default_value = "localise")]
     pub task: String,
     #[arg(long, default_value = "paper", help = PRESET_HELP)]
@@ -49,6 +49,8 @@ pub struct Args {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub attribution: super::eval_attribution::AttributionArgs,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -125,7 +127,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
     };
     let shard = args.shard.as_deref().map(parse_shard).transpose()?;
-    let task: Task = args.task.parse().map_err(anyhow::Error::msg)?;
+    let attributing = args.task == "attribution";
+    let task: Task = if attributing {
+        Task::Classify
+    } else {
+        args.task
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("{e} or attribution"))?
+    };
     let preset = Preset::by_name(&args.preset)?;
     let data = deepinside::ilsvrc::dataset::open(data_dir, format)
         .with_context(|| format!("reading {}", data_dir.display()))?;
@@ -160,6 +169,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     file.set_len(complete)?;
     use std::io::Seek;
     file.seek(std::io::SeekFrom::End(0))?;
+    let run = Run {
+        preset: args.preset.clone(),
+        task: args.task.clone(),
+        format: data.format,
+        shard: args.shard.clone(),
+        device: args.model.device.clone(),
+        seconds: 0.0,
+        evaluated: 0,
+    };
+    if attributing {
+        let todo = images
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !done.contains(&s.id))
+            .map(|(i, s)| (i, *s))
+            .collect();
+        let job = super::eval_attribution::Job {
+            model: &*model,
+            data: &data,
+            todo,
+            lines,
+            file,
+        };
+        return super::eval_attribution::run(&args.attribution, job, out, run);
+    }
     let todo: Vec<_> = images.iter().filter(|i| !done.contains(&i.id)).collect();
     let bar = crate::progress::bar(todo.len(), 0);
     let started = std::time::Instant::now();
@@ -183,29 +217,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(())
     })?;
     bar.finish_and_clear();
-    let elapsed = started.elapsed().as_secs_f64();
     let run = Run {
-        preset: args.preset.clone(),
-        task: args.task.clone(),
-        format: data.format,
-        shard: args.shard.clone(),
-        device: args.model.device.clone(),
-        seconds: elapsed,
+        seconds: started.elapsed().as_secs_f64(),
         evaluated: todo.len(),
+        ..run
     };
     finish(&lines, &run, out)
 }
 
 /// What a summary says about how it was made.
-struct Run {
-    preset: String,
-    task: String,
-    format: deepinside::ilsvrc::Format,
-    shard: Option<String>,
-    device: String,
+pub struct Run {
+    pub preset: String,
+    pub task: String,
+    pub format: deepinside::ilsvrc::Format,
+    pub shard: Option<String>,
+    pub device: String,
     /// Wall time of the images evaluated now (not those resumed from an earlier run).
-    seconds: f64,
-    evaluated: usize,
+    pub seconds: f64,
+    pub evaluated: usize,
 }
 
 /// Summary of `lines` into `out/summary.json` and the table; exit status 1 if any failed.
@@ -313,6 +342,18 @@ fn merge(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         }
     }
     std::fs::create_dir_all(&args.out).with_context(|| args.out.display().to_string())?;
+    if runs[0]["task"] == "attribution" {
+        if let Some(r) = runs
+            .iter()
+            .find(|r| r["methods"] != runs[0]["methods"] || r["settings"] != runs[0]["settings"])
+        {
+            bail!(
+                "shards differ in methods or settings: {} vs {}",
+                runs[0]["methods"],
+                r["methods"]
+            );
+        }
+    }
     let mut text = String::new();
     for l in &lines {
         text.push_str(&l.to_string());
@@ -333,6 +374,16 @@ fn merge(args: &MergeArgs) -> anyhow::Result<ExitCode> {
             .filter_map(|r| r["evaluated"].as_u64())
             .sum::<u64>() as usize,
     };
+    if run.task == "attribution" {
+        let mut extra = json!({});
+        for key in ["methods", "settings", "curves", "cascade_layers"] {
+            if let Some(v) = runs[0].get(key) {
+                extra[key] = v.clone();
+            }
+        }
+        // Each shard's gallery images are its own first images; the page shows shard 1's.
+        return super::eval_attribution::finish(&lines, &run, &args.out, extra);
+    }
     finish(&lines, &run, &args.out)
 }
 

@@ -1,6 +1,7 @@
 pub mod classify;
 pub mod demo;
 pub mod eval;
+pub mod eval_attribution;
 pub mod fetch_model;
 pub mod localise;
 pub mod repro;

@@ -174,6 +174,7 @@ fn evaluate(args: &Args, preset: &str, dir: &Path) -> anyhow::Result<(ExitCode, 
         shard: None,
         out: Some(dir.to_path_buf()),
         model: args.model.clone(),
+        attribution: Default::default(),
     })?;
     let summary = serde_json::from_str(
         &std::fs::read_to_string(dir.join("summary.json"))
