@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -35,7 +35,7 @@ fn criterion_ms(group: &str, id: &str, param: usize) -> anyhow::Result<f64> {
     Ok(ns / 1e6 / param as f64)
 }
 
-fn run_cmd(cmd: &mut Command) -> anyhow::Result<String> {
+pub(crate) fn run_cmd(cmd: &mut Command) -> anyhow::Result<String> {
     let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
     if !out.status.success() {
         bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -47,9 +47,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut peer_python = std::env::var_os("DEEPINSIDE_PEER_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join(".peer-venv/bin/python"));
+    let mut only_methods = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
+            "--methods" => only_methods = true,
             "--peer-python" => {
                 peer_python = PathBuf::from(it.next().context("--peer-python needs a path")?)
             }
@@ -66,6 +68,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             }
             other => bail!("unknown option {other}"),
         }
+    }
+    if only_methods {
+        return crate::bench_methods::run(&peer_python);
     }
     let images = shared().join("data/ilsvrc-dev/images");
     let peer = |only: &str| -> anyhow::Result<Option<Value>> {
@@ -137,6 +142,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     chart.push(class_model(&peer)?);
     speed_chart(&chart)?;
     segmentation(&peer_python)?;
+    crate::bench_methods::run(&peer_python)?;
     if !Path::new(&peer_python).exists() {
         eprintln!(
             "peer environment not found at {}; ratios need it",
@@ -232,7 +238,7 @@ fn speed_chart(rows: &[(String, f64, Option<f64>)]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n == 0 {

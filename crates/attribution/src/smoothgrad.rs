@@ -105,11 +105,12 @@ pub fn smooth_grad(
         image,
         n,
         |_| {
-            image
-                .data
-                .iter()
-                .map(|&v| v + sigma * rng.normal())
-                .collect()
+            let mut v = vec![0f32; image.data.len()];
+            rng.fill_normal(&mut v, sigma);
+            for (n, &x) in v.iter_mut().zip(&image.data) {
+                *n += x;
+            }
+            v
         },
         &target,
         settings.rule,

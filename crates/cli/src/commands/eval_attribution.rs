@@ -243,7 +243,8 @@ pub fn finish(
     Ok(crate::progress::finish(&failures, lines.len()))
 }
 
-fn table(methods: &BTreeMap<String, MethodSummary>) -> Table {
+/// The metrics as a table, one row per method.
+pub fn table(methods: &BTreeMap<String, MethodSummary>) -> Table {
     let pct = |v: f64| format!("{:.1} %", 100.0 * v);
     Table {
         header: [
@@ -295,8 +296,9 @@ fn ordered(
     v.into_iter()
 }
 
-/// `curves.png` (mean deletion and insertion curves) and `sanity.png` (the cascade).
-fn plots(
+/// `out/curves.png` (mean deletion and insertion curves) and `out/sanity.png` (the cascade),
+/// as figures with paths relative to `out`.
+pub fn plots(
     methods: &BTreeMap<String, MethodSummary>,
     layers: &[String],
     out: &Path,

@@ -1,0 +1,116 @@
+//! `cargo xtask bench` (and `bench --methods` alone): the attribution methods beyond the paper
+//! against Captum on one image, alternating peer and ours so both see the same machine:
+//! integrated gradients (50 Gauss–Legendre steps), occlusion (window 16, stride 8),
+//! SmoothGrad (50 samples) by criterion (`benches/methods.rs`), and RISE (4000 masks) as
+//! one run of `deepinside saliency --method rise` (model load and PNGs included) against
+//! one run of the peer's RISE, since ten criterion samples would take ten minutes.
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
+
+use super::bench::{median, root, run_cmd};
+
+fn criterion_ms(id: &str) -> anyhow::Result<f64> {
+    let path = root()
+        .join("target/criterion/methods")
+        .join(id)
+        .join("new/estimates.json");
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).with_context(|| path.display().to_string())?,
+    )?;
+    Ok(v["median"]["point_estimate"]
+        .as_f64()
+        .context("no median")?
+        / 1e6)
+}
+
+fn peer(python: &Path, only: &str, runs: usize) -> anyhow::Result<Option<Value>> {
+    if !python.exists() {
+        return Ok(None);
+    }
+    let out = run_cmd(
+        Command::new(python)
+            .arg(root().join("xtask/peers/methods_peer.py"))
+            .args(["--only", only, "--runs", &runs.to_string()]),
+    )?;
+    let json = out
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .context("no JSON from the peer")?;
+    Ok(Some(serde_json::from_str(json)?))
+}
+
+pub fn run(peer_python: &Path) -> anyhow::Result<()> {
+    let gradients = "integrated-gradients,occlusion,smoothgrad";
+    let before = peer(peer_python, gradients, 3)?;
+    let status = Command::new("cargo")
+        .current_dir(root())
+        .args(["bench", "--bench", "methods", "--", "--noplot"])
+        .env("RAYON_NUM_THREADS", "2")
+        .env("DEEPINSIDE_BENCH_METHODS", gradients)
+        .status()?;
+    if !status.success() {
+        bail!("cargo bench --bench methods failed");
+    }
+    let after = peer(peer_python, gradients, 3)?;
+    let mut rows = Vec::new();
+    println!("\n| method, one 224² image | ours ms | Captum ms | ratio (goal ≤ 0.7) |\n|---|---|---|---|");
+    for (id, label) in [
+        (
+            "integrated-gradients",
+            "integrated gradients, 50 Gauss–Legendre steps",
+        ),
+        ("occlusion", "occlusion, window 16, stride 8 (729 windows)"),
+        ("smoothgrad", "SmoothGrad, 50 samples"),
+    ] {
+        let ours = criterion_ms(id)?;
+        let theirs = [&before, &after]
+            .iter()
+            .filter_map(|v| v.as_ref()?.get(id)?.get("median_ms")?.as_f64())
+            .reduce(f64::min);
+        print_row(label, ours, theirs);
+        rows.push(json!({"method": id, "ours_ms": ours, "peer_ms": theirs}));
+    }
+    // RISE: one run each, peer first.
+    let theirs = peer(peer_python, "rise", 1)?.and_then(|v| v["rise"]["median_ms"].as_f64());
+    let status = Command::new("cargo")
+        .current_dir(root())
+        .args(["build", "--quiet", "--release", "-p", "deepinside-cli"])
+        .status()?;
+    if !status.success() {
+        bail!("building the CLI failed");
+    }
+    let image = root().join("tests/data/samples/chelsea.png");
+    let out = std::env::temp_dir().join("deepinside-rise-bench");
+    let mut ours = Vec::new();
+    for _ in 0..1 {
+        let t = std::time::Instant::now();
+        run_cmd(
+            Command::new(root().join("target/release/deepinside"))
+                .env("RAYON_NUM_THREADS", "2")
+                .args(["saliency", "--method", "rise", "--out"])
+                .arg(&out)
+                .arg(&image),
+        )?;
+        ours.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let ours = median(ours);
+    print_row("RISE, 4000 masks (ours: the whole command)", ours, theirs);
+    rows.push(json!({"method": "rise", "ours_ms": ours, "peer_ms": theirs}));
+    let dir = root().join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("methods.json"),
+        serde_json::to_string_pretty(&rows)?,
+    )?;
+    Ok(())
+}
+
+fn print_row(label: &str, ours: f64, theirs: Option<f64>) {
+    match theirs {
+        Some(t) => println!("| {label} | {ours:.0} | {t:.0} | {:.2} |", ours / t),
+        None => println!("| {label} | {ours:.0} | (no peer: cargo xtask bench --setup-peer) | |"),
+    }
+}
