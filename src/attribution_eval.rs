@@ -12,7 +12,7 @@
 //! [`AttributionResult`] is one image's record, serialisable as the JSON line `eval` writes
 //! and resumes from; [`summarise_attribution`] turns records back into the metrics.
 use crate::error::{Error, Result};
-use crate::evaluate::{maxbox_hits, IOU_LEVELS, THRESHOLDS};
+use crate::evaluate::{check_boxes, label_index, maxbox_hits, IOU_LEVELS, THRESHOLDS};
 use attribution::faithfulness::{pixel_curves, Curves, PixelCurves};
 use attribution::host::HostImage;
 use attribution::similarity::{spearman, ssim};
@@ -141,26 +141,8 @@ pub fn evaluate_attribution(
     sample: &Sample,
     sanity: bool,
 ) -> Result<(AttributionResult, ImageMaps)> {
-    if let Some(problem) = &sample.problem {
-        return Err(Error::Annotation(format!("annotation: {problem}")));
-    }
-    if sample.boxes.is_empty() {
-        return Err(Error::Annotation(format!(
-            "no ground-truth box for {}",
-            sample.id
-        )));
-    }
-    let label = model
-        .classes()
-        .by_wnid(&sample.wnid)
-        .ok_or_else(|| {
-            Error::Annotation(format!(
-                "class {} is not one of {}'s",
-                sample.wnid,
-                model.name()
-            ))
-        })?
-        .index;
+    check_boxes(sample)?;
+    let label = label_index(model, sample)?;
     let rgb = load_rgb(&data.path(sample))?;
     let size = sample.size.unwrap_or(rgb.dimensions());
     let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;

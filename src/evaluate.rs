@@ -156,6 +156,36 @@ pub fn maxbox_hits(map: &Array2<f32>, gt: &[BoxF], size: (u32, u32)) -> Vec<Vec<
         .collect()
 }
 
+/// The sample's true class as the model's class index, matched by WNID so that the
+/// dataset's class order need not be the model's.
+pub fn label_index(model: &dyn ImageModel, sample: &Sample) -> Result<usize> {
+    Ok(model
+        .classes()
+        .by_wnid(&sample.wnid)
+        .ok_or_else(|| {
+            Error::Annotation(format!(
+                "class {} is not one of {}'s",
+                sample.wnid,
+                model.name()
+            ))
+        })?
+        .index)
+}
+
+/// Checks that the sample's boxes can be scored: a readable annotation with at least one box.
+pub fn check_boxes(sample: &Sample) -> Result<()> {
+    if let Some(problem) = &sample.problem {
+        return Err(Error::Annotation(format!("annotation: {problem}")));
+    }
+    if sample.boxes.is_empty() {
+        return Err(Error::Annotation(format!(
+            "no ground-truth box for {}",
+            sample.id
+        )));
+    }
+    Ok(())
+}
+
 /// Evaluates one sample of `data`: its top-5 classes, and for [`Task::Localise`] the
 /// boxes of the top-5 classes and of the true class under `preset`. The true class is
 /// matched by WNID, so the dataset's class order need not be the model's.
@@ -167,20 +197,10 @@ pub fn evaluate_image(
     task: Task,
 ) -> Result<ImageResult> {
     let localising = task == Task::Localise;
-    if let (Some(problem), true) = (&sample.problem, localising) {
-        return Err(Error::Annotation(format!("annotation: {problem}")));
+    if localising {
+        check_boxes(sample)?;
     }
-    let label = model
-        .classes()
-        .by_wnid(&sample.wnid)
-        .ok_or_else(|| {
-            Error::Annotation(format!(
-                "class {} is not one of {}'s",
-                sample.wnid,
-                model.name()
-            ))
-        })?
-        .index;
+    let label = label_index(model, sample)?;
     let rgb = load_rgb(&data.path(sample))?;
     let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;
     if !localising {
@@ -191,12 +211,6 @@ pub fn evaluate_image(
             top5: top_k(&row, 5),
             localisation: None,
         });
-    }
-    if sample.boxes.is_empty() {
-        return Err(Error::Annotation(format!(
-            "no ground-truth box for {}",
-            sample.id
-        )));
     }
     let size = sample.size.unwrap_or(rgb.dimensions());
     let boxes = localise(model, preset, &shown, &x, 5, &[label])?;

@@ -8,15 +8,10 @@ mod common;
 
 use attribution::{explain, AttributionMethod, CamWeighting, MethodSettings, Values};
 use common::{fixtures, rel_l2, shared, values};
-use convnet::{load_model, ImageModel, ModelKind, Target};
+use convnet::{ImageModel, Target};
 
 fn model() -> Box<dyn ImageModel> {
-    load_model(
-        ModelKind::EfficientNetLite0,
-        Some(&common::effnet_weights()),
-        &candle_core::Device::Cpu,
-    )
-    .unwrap()
+    common::effnet_model()
 }
 
 fn flat(v: &Values) -> Vec<f32> {

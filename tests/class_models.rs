@@ -6,18 +6,13 @@
 mod common;
 
 use attribution::Target;
-use convnet::{load_model, ImageModel, ModelKind};
+use convnet::ImageModel;
 use synthesis::{augmentation_robustness, visualise, Augmentations, Settings, Visualisation};
 
 const CLASSES: [usize; 4] = [130, 281, 949, 417];
 
 fn model() -> Box<dyn ImageModel> {
-    load_model(
-        ModelKind::EfficientNetLite0,
-        Some(&common::effnet_weights()),
-        &candle_core::Device::Cpu,
-    )
-    .unwrap()
+    common::effnet_model()
 }
 
 fn run(model: &dyn ImageModel, settings: &Settings) -> Vec<Visualisation> {

@@ -18,6 +18,16 @@ pub fn effnet_weights() -> PathBuf {
         .clone()
 }
 
+/// EfficientNet-Lite0 with the weights of [`effnet_weights`], on the CPU.
+pub fn effnet_model() -> Box<dyn convnet::ImageModel> {
+    convnet::load_model(
+        convnet::ModelKind::EfficientNetLite0,
+        Some(&effnet_weights()),
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
 /// An image id and its reference tensors.
 pub type Fixture = (String, HashMap<String, Tensor>);
 

@@ -152,12 +152,8 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// 200 steps of the paper's class-model ascent for class 949, as the peer's `classmodel`:
-/// ours is the whole `deepinside visualise` command (model load and PNG included), median
-/// of three runs, right after the peer's (which times three runs after three warm-ups).
-fn class_model(
-    peer: &dyn Fn(&str) -> anyhow::Result<Option<Value>>,
-) -> anyhow::Result<(String, f64, Option<f64>)> {
+/// Builds the release CLI and returns its path (the timed runs use the whole command).
+pub(crate) fn cli() -> anyhow::Result<PathBuf> {
     let status = Command::new("cargo")
         .current_dir(root())
         .args(["build", "--quiet", "--release", "-p", "deepinside-cli"])
@@ -165,7 +161,16 @@ fn class_model(
     if !status.success() {
         bail!("building the CLI failed");
     }
-    let bin = root().join("target/release/deepinside");
+    Ok(root().join("target/release/deepinside"))
+}
+
+/// 200 steps of the paper's class-model ascent for class 949, as the peer's `classmodel`:
+/// ours is the whole `deepinside visualise` command (model load and PNG included), median
+/// of three runs, right after the peer's (which times three runs after three warm-ups).
+fn class_model(
+    peer: &dyn Fn(&str) -> anyhow::Result<Option<Value>>,
+) -> anyhow::Result<(String, f64, Option<f64>)> {
+    let bin = cli()?;
     let out = std::env::temp_dir().join("deepinside-classmodel-bench");
     let theirs = peer("classmodel")?.and_then(|v| v["classmodel_200_steps"]["median_ms"].as_f64());
     let mut ours = Vec::new();

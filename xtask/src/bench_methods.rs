@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
 
-use super::bench::{median, root, run_cmd};
+use super::bench::{root, run_cmd};
 
 fn criterion_ms(id: &str) -> anyhow::Result<f64> {
     let path = root()
@@ -75,28 +75,18 @@ pub fn run(peer_python: &Path) -> anyhow::Result<()> {
     }
     // RISE: one run each, peer first.
     let theirs = peer(peer_python, "rise", 1)?.and_then(|v| v["rise"]["median_ms"].as_f64());
-    let status = Command::new("cargo")
-        .current_dir(root())
-        .args(["build", "--quiet", "--release", "-p", "deepinside-cli"])
-        .status()?;
-    if !status.success() {
-        bail!("building the CLI failed");
-    }
+    let bin = super::bench::cli()?;
     let image = root().join("tests/data/samples/chelsea.png");
     let out = std::env::temp_dir().join("deepinside-rise-bench");
-    let mut ours = Vec::new();
-    for _ in 0..1 {
-        let t = std::time::Instant::now();
-        run_cmd(
-            Command::new(root().join("target/release/deepinside"))
-                .env("RAYON_NUM_THREADS", "2")
-                .args(["saliency", "--method", "rise", "--out"])
-                .arg(&out)
-                .arg(&image),
-        )?;
-        ours.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    let ours = median(ours);
+    let t = std::time::Instant::now();
+    run_cmd(
+        Command::new(&bin)
+            .env("RAYON_NUM_THREADS", "2")
+            .args(["saliency", "--method", "rise", "--out"])
+            .arg(&out)
+            .arg(&image),
+    )?;
+    let ours = t.elapsed().as_secs_f64() * 1e3;
     print_row("RISE, 4000 masks (ours: the whole command)", ours, theirs);
     rows.push(json!({"method": "rise", "ours_ms": ours, "peer_ms": theirs}));
     let dir = root().join("target/bench");

@@ -139,10 +139,13 @@ pub fn rise(
             |i| {
                 let m = &masks[i];
                 let mut v = base.data.clone();
-                for c in 0..image.channels {
-                    for j in 0..plane {
-                        let k = c * plane + j;
-                        v[k] += m[j] * (image.data[k] - base.data[k]);
+                for ((v, x), b) in v
+                    .chunks_mut(plane)
+                    .zip(image.data.chunks(plane))
+                    .zip(base.data.chunks(plane))
+                {
+                    for (((v, x), b), m) in v.iter_mut().zip(x).zip(b).zip(m) {
+                        *v += m * (x - b);
                     }
                 }
                 v

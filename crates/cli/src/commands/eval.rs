@@ -201,20 +201,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let evaluate =
         |img: &&&deepinside::ilsvrc::Sample| evaluate_image(&*model, &preset, &data, img, task);
     crate::progress::in_input_order(&todo, crate::progress::threads(), evaluate, |img, r| {
-        let line = match r {
-            Ok(r) => serde_json::to_value(r)?,
-            Err(e) => {
-                bar.suspend(|| eprintln!("error: {}: {e:#}", img.id));
-                json!({"image": img.id, "error": format!("{e:#}")})
-            }
-        };
-        let mut text = line.to_string();
-        text.push('\n');
-        file.write_all(text.as_bytes())?;
-        file.flush()?;
-        lines.push(line);
-        bar.inc(1);
-        Ok(())
+        let r = r
+            .map_err(anyhow::Error::from)
+            .and_then(|r| Ok(serde_json::to_value(r)?));
+        record(&mut file, &mut lines, &bar, &img.id, r)
     })?;
     bar.finish_and_clear();
     let run = Run {
@@ -223,6 +213,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..run
     };
     finish(&lines, &run, out)
+}
+
+/// Writes one image's result line (or its error line, also reported above the bar) whole
+/// and keeps it for the summary.
+pub fn record(
+    file: &mut std::fs::File,
+    lines: &mut Vec<Value>,
+    bar: &indicatif::ProgressBar,
+    id: &str,
+    result: anyhow::Result<Value>,
+) -> anyhow::Result<()> {
+    let line = result.unwrap_or_else(|e| {
+        bar.suspend(|| eprintln!("error: {id}: {e:#}"));
+        json!({"image": id, "error": format!("{e:#}")})
+    });
+    file.write_all(format!("{line}\n").as_bytes())?;
+    file.flush()?;
+    lines.push(line);
+    bar.inc(1);
+    Ok(())
 }
 
 /// What a summary says about how it was made.

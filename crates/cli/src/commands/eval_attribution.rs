@@ -19,7 +19,6 @@ use deepinside::ilsvrc::{Dataset, Sample};
 use deepinside::plots::{line_charts, LineChart, Series};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 /// How many images of a run get their maps drawn on the page.
@@ -142,18 +141,7 @@ pub fn run(
         Ok(serde_json::to_value(record)?)
     };
     crate::progress::in_input_order(&todo, crate::progress::threads(), work, |(_, s), r| {
-        let line = match r {
-            Ok(v) => v,
-            Err(e) => {
-                bar.suspend(|| eprintln!("error: {}: {e:#}", s.id));
-                json!({"image": s.id, "error": format!("{e:#}")})
-            }
-        };
-        file.write_all(format!("{line}\n").as_bytes())?;
-        file.flush()?;
-        lines.push(line);
-        bar.inc(1);
-        Ok(())
+        super::eval::record(&mut file, &mut lines, &bar, &s.id, r)
     })?;
     bar.finish_and_clear();
     let run = Run {
