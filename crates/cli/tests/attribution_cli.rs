@@ -205,3 +205,78 @@ fn eval_attribution_writes_the_summary_keys_maps_and_page_and_resumes() {
     }
     assert_eq!(resumed["attribution"], whole["attribution"]);
 }
+
+#[test]
+fn attribution_shards_merge_into_the_whole_runs_metrics() {
+    let Some(data) = shared("data/ilsvrc-dev") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let eval = |out: &Path, shard: Option<&str>| {
+        let mut a = vec![
+            "eval",
+            "--task",
+            "attribution",
+            "--methods",
+            "gradient,gradcam",
+            "--sanity-images",
+            "0",
+            "--auc-steps",
+            "5",
+            "--limit",
+            "4",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if let Some(s) = shard {
+            a.extend(["--shard", s]);
+        }
+        assert!(deepinside(&a, &[]).status.success());
+    };
+    let (whole, one, two, merged) = (
+        dir.path().join("w"),
+        dir.path().join("1"),
+        dir.path().join("2"),
+        dir.path().join("m"),
+    );
+    eval(&whole, None);
+    eval(&one, Some("1/2"));
+    eval(&two, Some("2/2"));
+    let out = deepinside(
+        &[
+            "eval",
+            "merge",
+            one.to_str().unwrap(),
+            two.to_str().unwrap(),
+            "--out",
+            merged.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |d: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).unwrap()).unwrap()
+    };
+    let (w, m) = (read(&whole), read(&merged));
+    assert_eq!(m["images"], 4);
+    for method in ["gradient", "gradcam"] {
+        for key in [
+            "pointing_game",
+            "maxboxacc_v2",
+            "deletion_auc",
+            "insertion_auc",
+        ] {
+            let (a, b) = (
+                w["attribution"][method][key].as_f64().unwrap(),
+                m["attribution"][method][key].as_f64().unwrap(),
+            );
+            assert!((a - b).abs() < 1e-12, "{method}.{key}: {a} vs {b}");
+        }
+    }
+}
