@@ -12,7 +12,9 @@
 //! [`AttributionResult`] is one image's record, serialisable as the JSON line `eval` writes
 //! and resumes from; [`summarise_attribution`] turns records back into the metrics.
 use crate::error::{Error, Result};
-use crate::evaluate::{check_boxes, label_index, maxbox_hits, IOU_LEVELS, THRESHOLDS};
+use crate::evaluate::{
+    check_boxes, hit_strings, label_index, maxbox_hits, parse_hit_strings, IOU_LEVELS, THRESHOLDS,
+};
 use attribution::faithfulness::{pixel_curves, Curves, PixelCurves};
 use attribution::host::HostImage;
 use attribution::similarity::{spearman, ssim};
@@ -169,10 +171,7 @@ pub fn evaluate_attribution(
             MethodRecord {
                 peak: p,
                 pointing_hit: pointing_hit(p.0, p.1, &sample.boxes, POINTING_TOLERANCE),
-                maxbox_hits: maxbox_hits(&map, &sample.boxes, size)
-                    .iter()
-                    .map(|h| h.iter().map(|&b| if b { '1' } else { '0' }).collect())
-                    .collect(),
+                maxbox_hits: hit_strings(&maxbox_hits(&map, &sample.boxes, size)),
                 deletion_auc: curves.deletion_auc(),
                 insertion_auc: curves.insertion_auc(),
                 curves,
@@ -241,11 +240,7 @@ pub fn summarise_attribution(results: &[AttributionResult]) -> BTreeMap<String, 
         let n = recs.len().max(1) as f64;
         let mut maxbox = MaxBoxAcc::v2(THRESHOLDS);
         for r in &recs {
-            let hits: Vec<Vec<bool>> = r
-                .maxbox_hits
-                .iter()
-                .map(|s| s.chars().map(|c| c == '1').collect())
-                .collect();
+            let hits = parse_hit_strings(&r.maxbox_hits);
             if hits.len() == IOU_LEVELS.len() {
                 maxbox.add(&hits);
             }

@@ -186,6 +186,22 @@ pub fn check_boxes(sample: &Sample) -> Result<()> {
     Ok(())
 }
 
+/// A hit table as the JSON lines store it: one string per δ, one `0`/`1` per threshold, so
+/// that MaxBoxAccV2 can be summed over shards.
+pub fn hit_strings(hits: &[Vec<bool>]) -> Vec<String> {
+    hits.iter()
+        .map(|h| h.iter().map(|&b| if b { '1' } else { '0' }).collect())
+        .collect()
+}
+
+/// The hit table back from [`hit_strings`].
+pub fn parse_hit_strings(strings: &[String]) -> Vec<Vec<bool>> {
+    strings
+        .iter()
+        .map(|s| s.chars().map(|c| c == '1').collect())
+        .collect()
+}
+
 /// Evaluates one sample of `data`: its top-5 classes, and for [`Task::Localise`] the
 /// boxes of the top-5 classes and of the true class under `preset`. The true class is
 /// matched by WNID, so the dataset's class order need not be the model's.
@@ -230,10 +246,7 @@ pub fn evaluate_image(
             label_box_iou: label_bbox.map(|b| b.best_iou(&sample.boxes)),
             gt: sample.boxes.clone(),
             baselines: Baselines::of(size.0 as f64, size.1 as f64),
-            maxbox_hits: maxbox_hits(&label_box.map, &sample.boxes, size)
-                .iter()
-                .map(|h| h.iter().map(|&b| if b { '1' } else { '0' }).collect())
-                .collect(),
+            maxbox_hits: hit_strings(&maxbox_hits(&label_box.map, &sample.boxes, size)),
             notes: top
                 .iter()
                 .flat_map(|c| c.notes.iter().filter(|n| n.starts_with("no object")))
@@ -302,12 +315,7 @@ pub fn summarise(results: &[ImageResult], failed: usize, localising: bool) -> Su
         if !localising {
             continue;
         }
-        let hits: Vec<Vec<bool>> = loc.map_or(Vec::new(), |l| {
-            l.maxbox_hits
-                .iter()
-                .map(|s| s.chars().map(|c| c == '1').collect())
-                .collect()
-        });
+        let hits = loc.map_or(Vec::new(), |l| parse_hit_strings(&l.maxbox_hits));
         maxbox.add(&hits);
         let fixed: [Option<BoxF>; 3] = match loc {
             Some(l) => l.baselines.named().map(|(_, b)| Some(b)),

@@ -35,6 +35,17 @@ impl Default for PixelCurves {
     }
 }
 
+impl PixelCurves {
+    pub fn validate(&self) -> Result<()> {
+        if self.steps == 0 {
+            return Err(AttributionError::Input(
+                "deletion and insertion need --auc-steps ≥ 1, got 0".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The deletion and insertion curves of one map.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Curves {
@@ -98,11 +109,7 @@ pub fn ordered_curves(
     target: &Target,
     settings: &PixelCurves,
 ) -> Result<Curves> {
-    if settings.steps == 0 {
-        return Err(AttributionError::Input(
-            "deletion and insertion need ≥ 1 step, got 0".into(),
-        ));
-    }
+    settings.validate()?;
     let target = fix_target(model, image, target)?;
     let plane = image.plane();
     let per_step = plane.div_ceil(settings.steps);

@@ -60,7 +60,7 @@ impl CamWeighting {
 /// Checks that `layer` has a spatial feature map, the one thing Grad-CAM needs of it.
 pub fn check_cam_layer(model: &dyn ImageModel, layer: &str) -> Result<()> {
     let info = model.layer(layer)?;
-    if info.shape.len() != 3 || info.shape[1] * info.shape[2] < 1 {
+    if info.shape.len() != 3 {
         return Err(AttributionError::Target(format!(
             "Grad-CAM needs a layer with a spatial feature map [channels, height, width]; \
              layer {layer} of {} has shape {:?}{}",

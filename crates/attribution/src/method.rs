@@ -6,7 +6,7 @@ use crate::error::{AttributionError, Result};
 use crate::gradcam::{
     check_cam_layer, grad_cam_weighted, guided_grad_cam, last_spatial_layer, CamWeighting,
 };
-use crate::host::{fix_target, HostImage};
+use crate::host::HostImage;
 use crate::integrated::{integrated_gradients, IntegratedGradients};
 use crate::occlusion::{occlusion, Occlusion};
 use crate::reduce::Reduction;
@@ -72,35 +72,12 @@ impl AttributionMethod {
         }
     }
 
-    /// Whether the method attributes to input pixels per colour channel (`[3, h, w]`), as
-    /// opposed to a spatial map (`[h, w]`: Grad-CAM, Grad-CAM++, RISE).
-    pub fn per_channel(self) -> bool {
-        !matches!(
-            self,
-            AttributionMethod::GradCam(_) | AttributionMethod::Rise
-        )
-    }
-
     /// Whether the method reads a layer (the Grad-CAM family).
     pub fn uses_layer(self) -> bool {
         matches!(
             self,
             AttributionMethod::GradCam(_) | AttributionMethod::GuidedGradCam
         )
-    }
-
-    /// The backward rule a plain-gradient method uses.
-    pub fn rule(self) -> Option<BackwardRule> {
-        match self {
-            AttributionMethod::Rule(r) => Some(r),
-            _ => None,
-        }
-    }
-}
-
-impl From<BackwardRule> for AttributionMethod {
-    fn from(r: BackwardRule) -> Self {
-        AttributionMethod::Rule(r)
     }
 }
 
@@ -346,11 +323,7 @@ fn explain_image(
                 completeness_gap: None,
             }
         }
-        other => {
-            let x = crate::host::stack(model, std::slice::from_ref(&img.data), img)?;
-            let target = fix_target(model, img, target)?;
-            explain(model, &x, &target, other, settings)?.remove(0)
-        }
+        single_pass => unreachable!("{single_pass} runs on the whole batch in `explain`"),
     })
 }
 

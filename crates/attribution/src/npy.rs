@@ -22,6 +22,11 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
     ndarray_npy::write_npy(path, &view).map_err(|e| error(path, e))
 }
 
+/// Writes a 2-D map (any memory layout) as a float32 `.npy` file.
+pub fn write_map(path: &Path, map: &ndarray::Array2<f32>) -> Result<()> {
+    ndarray_npy::write_npy(path, map).map_err(|e| error(path, e))
+}
+
 /// Reads a float32 `.npy` file (C or Fortran order): shape and row-major data.
 pub fn read_f32(path: &Path) -> Result<(Vec<usize>, Vec<f32>)> {
     let a: ArrayD<f32> = ndarray_npy::read_npy(path).map_err(|e| error(path, e))?;

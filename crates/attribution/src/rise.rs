@@ -122,6 +122,12 @@ pub fn rise(
     settings.validate(h, w)?;
     let target = fix_target(model, image, target)?;
     let base = settings.baseline.of(image, model.preprocessing());
+    let diff: Vec<f32> = image
+        .data
+        .iter()
+        .zip(&base.data)
+        .map(|(x, b)| x - b)
+        .collect();
     let plane = image.plane();
     let mut sampler = MaskSampler::new(settings, h, w);
     let mut masks: Vec<Vec<f32>> = Vec::new();
@@ -138,14 +144,11 @@ pub fn rise(
             n,
             |i| {
                 let m = &masks[i];
+                // x′ = b + M ⊙ (x − b), the mask shared by the channels.
                 let mut v = base.data.clone();
-                for ((v, x), b) in v
-                    .chunks_mut(plane)
-                    .zip(image.data.chunks(plane))
-                    .zip(base.data.chunks(plane))
-                {
-                    for (((v, x), b), m) in v.iter_mut().zip(x).zip(b).zip(m) {
-                        *v += m * (x - b);
+                for (v, d) in v.chunks_mut(plane).zip(diff.chunks(plane)) {
+                    for ((v, d), m) in v.iter_mut().zip(d).zip(m) {
+                        *v += m * d;
                     }
                 }
                 v

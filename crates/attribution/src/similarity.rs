@@ -62,14 +62,16 @@ pub fn ssim(a: &Array2<f32>, b: &Array2<f32>) -> f64 {
     let (ma, mb) = (blur(&a), blur(&b));
     let (aa, bb, ab) = (blur(&(&a * &a)), blur(&(&b * &b)), blur(&(&a * &b)));
     let mut total = 0f64;
-    for i in 0..a.len() {
-        let (x, y) = (ma.as_slice().unwrap()[i], mb.as_slice().unwrap()[i]);
-        let vx = aa.as_slice().unwrap()[i] - x * x;
-        let vy = bb.as_slice().unwrap()[i] - y * y;
-        let cxy = ab.as_slice().unwrap()[i] - x * y;
-        total += (((2.0 * x * y + c1) * (2.0 * cxy + c2)) / ((x * x + y * y + c1) * (vx + vy + c2)))
-            as f64;
-    }
+    ndarray::Zip::from(&ma)
+        .and(&mb)
+        .and(&aa)
+        .and(&bb)
+        .and(&ab)
+        .for_each(|&x, &y, &xx, &yy, &xy| {
+            let (vx, vy, cxy) = (xx - x * x, yy - y * y, xy - x * y);
+            total += (((2.0 * x * y + c1) * (2.0 * cxy + c2))
+                / ((x * x + y * y + c1) * (vx + vy + c2))) as f64;
+        });
     total / a.len() as f64
 }
 

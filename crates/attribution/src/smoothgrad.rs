@@ -8,8 +8,6 @@ use crate::host::{fix_target, gradients, HostImage};
 use convnet::rng::Rng;
 use convnet::{BackwardRule, ImageModel, Target};
 use ndarray::Array3;
-use std::fmt;
-use std::str::FromStr;
 
 /// What is averaged over the noisy gradients g_i.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
@@ -140,28 +138,4 @@ pub fn smooth_grad(
         target: resolved,
         score: (score / nf) as f32,
     })
-}
-
-impl fmt::Display for SmoothVariant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.method_name())
-    }
-}
-
-impl FromStr for SmoothVariant {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        [
-            SmoothVariant::Mean,
-            SmoothVariant::Squared,
-            SmoothVariant::Variance,
-        ]
-        .into_iter()
-        .find(|v| v.method_name() == s)
-        .ok_or_else(|| {
-            format!(
-                "unknown SmoothGrad variant `{s}`; expected smoothgrad, smoothgrad-sq or vargrad"
-            )
-        })
-    }
 }

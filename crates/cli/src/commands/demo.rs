@@ -108,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             )?;
             first_class.get_or_insert(top[0]);
             let boxes = localise(&*model, &preset, &shown, &x, 1, &[])?;
-            let files = write_outputs(&args.out, &stem, &boxes[0].map, &shown)?;
+            let files = write_outputs(&args.out, &stem, &boxes[0].map, None, &shown)?;
             let name = class_name(&*model, top[0]);
             for key in ["overlay", "heatmap"] {
                 let f = PathBuf::from(files[key].as_str().unwrap_or_default());

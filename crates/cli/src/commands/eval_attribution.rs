@@ -93,11 +93,11 @@ pub fn run(
         steps: args.auc_steps,
         ..PixelCurves::default()
     };
-    if curves.steps == 0 {
-        anyhow::bail!("--auc-steps must be ≥ 1, got 0");
-    }
+    curves.validate()?;
     let sanity_images = args.sanity_images.unwrap_or(usize::MAX);
-    let cascade = if sanity_images > 0 {
+    // The cascade's models are built only when an image still to do runs the check (a
+    // resumed run may have done them all).
+    let cascade = if todo.iter().any(|(i, _)| *i < sanity_images) {
         eprintln!("building the randomisation cascade of {}…", model.name());
         Some(Cascade::new(model, args.settings.seed)?)
     } else {
@@ -122,12 +122,7 @@ pub fn run(
             if args.save_maps {
                 let dir = out.join("maps").join(method);
                 std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
-                let std_map = map.as_standard_layout();
-                npy::write_f32(
-                    &dir.join(format!("{stem}.npy")),
-                    &[map.nrows(), map.ncols()],
-                    std_map.as_slice().expect("standard"),
-                )?;
+                npy::write_map(&dir.join(format!("{stem}.npy")), map)?;
             }
             if *i < GALLERY_IMAGES {
                 let dir = out.join("gallery").join(method);

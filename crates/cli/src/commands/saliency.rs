@@ -155,15 +155,10 @@ fn explain_file(
         .unwrap_or_default()
         .to_string_lossy()
         .to_string();
-    let mut files = write_outputs(&args.out, &stem, &map, &shown)?;
-    let mut shape = vec![map.nrows(), map.ncols()];
-    if let Some((dims, values)) = raw {
-        // The .npy holds the unreduced attribution; the pictures stay the max-abs map.
-        let npy_path = args.out.join(format!("{stem}.npy"));
-        npy::write_f32(&npy_path, &dims, &values)?;
-        files["npy"] = npy_path.display().to_string().into();
-        shape = dims;
-    }
+    // With --reduce none the .npy holds the unreduced attribution; the pictures stay the
+    // max-abs map.
+    let files = write_outputs(&args.out, &stem, &map, raw.as_ref(), &shown)?;
+    let shape = raw.map_or_else(|| vec![map.nrows(), map.ncols()], |(dims, _)| dims);
     let mut line = serde_json::json!({
         "image": path.display().to_string(),
         "target": resolved,
@@ -206,19 +201,20 @@ fn method_settings_json(
     })
 }
 
+/// `<stem>.npy` (the map, or `raw` = (shape, values) when given), the heat map and the
+/// overlay of `map` on `shown`.
 pub(crate) fn write_outputs(
     out: &Path,
     stem: &str,
     map: &Array2<f32>,
+    raw: Option<&(Vec<usize>, Vec<f32>)>,
     shown: &image::RgbImage,
 ) -> anyhow::Result<serde_json::Value> {
     let npy_path = out.join(format!("{stem}.npy"));
-    let standard = map.as_standard_layout();
-    npy::write_f32(
-        &npy_path,
-        &[map.nrows(), map.ncols()],
-        standard.as_slice().expect("standard layout"),
-    )?;
+    match raw {
+        Some((dims, values)) => npy::write_f32(&npy_path, dims, values)?,
+        None => npy::write_map(&npy_path, map)?,
+    }
     let heat_path = out.join(format!("{stem}_heatmap.png"));
     save_png(&heatmap(map), &heat_path)?;
     let overlay_path = out.join(format!("{stem}_overlay.png"));
