@@ -70,6 +70,7 @@ impl TinyNet {
                 classes,
                 layers: layers.to_vec(),
                 device: vb.device().clone(),
+                graph: None,
             },
         })
     }

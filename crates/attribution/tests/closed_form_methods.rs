@@ -18,6 +18,7 @@ fn prep() -> Preprocessing {
     Preprocessing {
         width: S,
         height: S,
+        resize: Default::default(),
         pixel_scale: 255.0,
         mean: [0.5; 3],
         std: [0.25; 3],
@@ -260,6 +261,7 @@ impl ReluModel {
                     shape: vec![2],
                 }],
                 device: Device::Cpu,
+                graph: None,
             },
         }
     }

@@ -18,6 +18,7 @@ fn model() -> LinearPixelModel {
     let prep = Preprocessing {
         width: S as u32,
         height: S as u32,
+        resize: Default::default(),
         pixel_scale: 255.0,
         mean: [0.5; 3],
         std: [0.25; 3],

@@ -37,6 +37,15 @@ pub enum ConvnetError {
     /// A device that is not available in this build or on this machine.
     #[error("device `{device}`: {reason}")]
     Device { device: String, reason: String },
+    /// An ONNX file that cannot be read or run, with the node and op it is about.
+    #[error("ONNX model {path}: {reason}")]
+    Onnx { path: PathBuf, reason: String },
+    /// A preprocessing file that cannot be used.
+    #[error("preprocessing {path}: {reason}")]
+    Preprocessing { path: PathBuf, reason: String },
+    /// A class-name file that does not fit the model.
+    #[error("labels {path}: {reason}")]
+    Labels { path: PathBuf, reason: String },
     /// Something this model cannot do.
     #[error("{0}")]
     Unsupported(String),

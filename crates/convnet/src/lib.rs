@@ -25,6 +25,7 @@ pub mod classes;
 pub mod error;
 pub mod layers;
 pub mod models;
+pub mod onnx;
 pub mod ops;
 pub mod preprocess;
 pub mod rng;
@@ -38,6 +39,7 @@ pub use models::{
     load_model, parse_device, Capture, EfficientNetLite0, ForwardOptions, ForwardOutput,
     ImageModel, LayerInfo, LinearPixelModel, ModelInfo, ModelKind, PaperNet, Vgg16, WeightGroup,
 };
-pub use preprocess::Preprocessing;
+pub use onnx::{GraphSummary, OnnxModel, OnnxOptions};
+pub use preprocess::{Preprocessing, Resize};
 pub use rule::BackwardRule;
 pub use target::{top_k, ResolvedTarget, Target};

@@ -61,6 +61,27 @@ impl ClassNames {
             .expect("embedded synset list is valid")
     }
 
+    /// A class list of a model that is not an ImageNet classifier: one name per output,
+    /// each its own identifier (so `resolve` takes the name as well as the index).
+    pub fn custom(names: Vec<String>) -> Self {
+        let classes: Vec<ClassInfo> = names
+            .into_iter()
+            .enumerate()
+            .map(|(index, name)| ClassInfo {
+                index,
+                wnid: name.clone(),
+                name,
+            })
+            .collect();
+        let by_wnid = classes.iter().map(|c| (c.wnid.clone(), c.index)).collect();
+        ClassNames { classes, by_wnid }
+    }
+
+    /// Classes known only by their index: `0`, `1`, ….
+    pub fn indices(n: usize) -> Self {
+        Self::custom((0..n).map(|i| i.to_string()).collect())
+    }
+
     pub fn len(&self) -> usize {
         self.classes.len()
     }

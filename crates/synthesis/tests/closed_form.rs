@@ -14,6 +14,7 @@ fn model() -> LinearPixelModel {
     let prep = Preprocessing {
         width: SIDE,
         height: SIDE,
+        resize: Default::default(),
         ..Preprocessing::efficientnet_lite()
     };
     let classes =

@@ -7,11 +7,11 @@ use crate::commands::saliency::write_outputs;
 use crate::commands::visualise::class_name;
 use crate::demo_images::demo_images;
 use crate::gallery::{relative, Figure, Gallery, Section, Table};
+use crate::model_args::ModelArgs;
 use anyhow::Context;
 use deepinside::attribution::render::save_png;
 use deepinside::attribution::Target;
 use deepinside::convnet::preprocess::load_rgb;
-use deepinside::convnet::{load_model, ModelKind};
 use deepinside::localise::{localise, presets_figure, steps_figure, Preset};
 use deepinside::synthesis::{augmentation_robustness, visualise, Augmentations, Settings};
 use std::io::Write;
@@ -29,16 +29,15 @@ pub struct Args {
     /// Steps of the class model (recommended preset).
     #[arg(long, default_value_t = Settings::recommended().steps)]
     pub class_model_steps: usize,
-    /// `cpu`, `cuda` or `cuda:N` (CUDA needs a build with `--features cuda`).
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
+    /// The model (default: EfficientNet-Lite0, fetched on first use), an ONNX file included,
+    /// and the device (`cpu`, `cuda` or `cuda:N`; CUDA needs a build with `--features cuda`).
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let device = deepinside::convnet::parse_device(&args.device)?;
-    let model = load_model(ModelKind::EfficientNetLite0, None, &device)
-        .context("loading EfficientNet-Lite0")?;
+    let model = args.model.load()?;
     let photos = if args.images.is_empty() {
         demo_images()?
     } else {
@@ -104,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             writeln!(
                 file,
                 "{}",
-                serde_json::json!({"image": path.display().to_string(), "model": model.name(), "device": args.device, "top5": entries})
+                serde_json::json!({"image": path.display().to_string(), "model": model.name(), "device": args.model.device, "top5": entries})
             )?;
             first_class.get_or_insert(top[0]);
             let boxes = localise(&*model, &preset, &shown, &x, 1, &[])?;

@@ -177,6 +177,10 @@ fn explain_file(
     if let Some(gap) = gap {
         line["completeness_gap"] = gap.into();
     }
+    // For a graph model: how many units the backward rule acted on, and what was chosen.
+    if let Some(graph) = &model.info().graph {
+        line["graph"] = serde_json::to_value(graph)?;
+    }
     Ok(line.to_string())
 }
 

@@ -169,6 +169,7 @@ impl EfficientNetLite0 {
                 classes: ClassNames::imagenet(),
                 layers: table.0,
                 device: Device::Cpu,
+                graph: None,
             },
         })
     }

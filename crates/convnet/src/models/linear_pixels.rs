@@ -49,6 +49,7 @@ impl LinearPixelModel {
                     shape: vec![n],
                 }],
                 device: Device::Cpu,
+                graph: None,
             },
         })
     }

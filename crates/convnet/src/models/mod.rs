@@ -77,6 +77,8 @@ pub struct ModelInfo {
     pub layers: Vec<LayerInfo>,
     /// The device the model computes on.
     pub device: Device,
+    /// For a model loaded from a graph file: what the loader found and chose.
+    pub graph: Option<crate::onnx::GraphSummary>,
 }
 
 /// An image classifier that can be differentiated with respect to its input.

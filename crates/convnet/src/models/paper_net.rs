@@ -179,6 +179,7 @@ impl PaperNet {
                 classes: ClassNames::imagenet(),
                 layers: table.0,
                 device: Device::Cpu,
+                graph: None,
             },
         })
     }

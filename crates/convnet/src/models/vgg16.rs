@@ -126,6 +126,7 @@ impl Vgg16 {
                 classes: ClassNames::imagenet(),
                 layers: table.0,
                 device: Device::Cpu,
+                graph: None,
             },
         })
     }

@@ -13,12 +13,14 @@ mod depthwise;
 mod gemm_conv;
 mod linear;
 mod maxpool;
+mod pointwise;
 
 pub use activation::{activation, ActivationKind};
 pub use chain::{chain, Chain, Stage};
 pub use conv::{conv2d, Conv2dParams, Padding};
 pub use linear::{linear, LinearParams};
 pub use maxpool::{max_pool2d, MaxPool2d};
+pub use pointwise::{leaky_relu, sigmoid};
 
 use candle_core::{bail, CpuStorage, Layout};
 

@@ -13,6 +13,19 @@ use candle_core::{Device, Tensor};
 use image::RgbImage;
 use std::path::Path;
 
+/// How an image is brought to the input size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resize {
+    /// Resized to exactly the input size, ignoring the aspect ratio.
+    #[default]
+    Squash,
+    /// The shorter side resized to this many pixels (the longer one in proportion,
+    /// truncated as torchvision's `Resize(int)`), then the centre cropped to the input
+    /// size with torchvision's `CenterCrop` offsets (`round((len − crop) / 2)`, half to even).
+    ShorterSideThenCrop(u32),
+}
+
 /// How a model wants its input: size, resize rule and normalisation.
 ///
 /// A pixel value `p` in 0..=255 becomes `(p / pixel_scale − mean[c]) / std[c]`, computed in
@@ -22,6 +35,7 @@ pub struct Preprocessing {
     /// Input width and height in pixels.
     pub width: u32,
     pub height: u32,
+    pub resize: Resize,
     pub pixel_scale: f32,
     pub mean: [f32; 3],
     pub std: [f32; 3],
@@ -33,6 +47,7 @@ impl Preprocessing {
         Preprocessing {
             width: 224,
             height: 224,
+            resize: Resize::Squash,
             pixel_scale: 1.0,
             mean: [127.0; 3],
             std: [128.0; 3],
@@ -44,6 +59,7 @@ impl Preprocessing {
         Preprocessing {
             width: 224,
             height: 224,
+            resize: Resize::Squash,
             pixel_scale: 255.0,
             mean: [0.485, 0.456, 0.406],
             std: [0.229, 0.224, 0.225],
@@ -55,15 +71,33 @@ impl Preprocessing {
         Preprocessing {
             width: 224,
             height: 224,
+            resize: Resize::Squash,
             pixel_scale: 1.0,
             mean: [123.675, 116.28, 103.53],
             std: [1.0; 3],
         }
     }
 
-    /// Resizes ("squashes") an image to the input size with Pillow's bilinear filter.
+    /// Brings an image to the input size with Pillow's bilinear filter: squashed, or its
+    /// shorter side resized and the centre cropped (see [`Resize`]).
     pub fn resize(&self, img: &RgbImage) -> RgbImage {
-        pillow_bilinear(img, self.width, self.height)
+        match self.resize {
+            Resize::Squash => pillow_bilinear(img, self.width, self.height),
+            Resize::ShorterSideThenCrop(side) => {
+                let (w, h) = img.dimensions();
+                let (rw, rh) = if w <= h {
+                    (side, (side as u64 * h as u64 / w.max(1) as u64) as u32)
+                } else {
+                    ((side as u64 * w as u64 / h.max(1) as u64) as u32, side)
+                };
+                let resized = if (rw, rh) == (w, h) {
+                    img.clone()
+                } else {
+                    pillow_bilinear(img, rw, rh)
+                };
+                centre_crop(&resized, self.width, self.height)
+            }
+        }
     }
 
     /// Normalises an RGB image of any size into CHW float32 values.
@@ -147,6 +181,34 @@ impl Preprocessing {
     }
 }
 
+/// torchvision's `CenterCrop`: offsets `round((len − crop) / 2)` with Python's
+/// half-to-even rounding; a crop larger than the image is padded with black, as there.
+pub fn centre_crop(img: &RgbImage, width: u32, height: u32) -> RgbImage {
+    let offset = |len: u32, crop: u32| -> i64 {
+        let d = len as i64 - crop as i64;
+        // round(d / 2) half to even: d/2 when d is even, else the even one of (d±1)/2.
+        if d % 2 == 0 {
+            d / 2
+        } else {
+            let lo = (d - 1).div_euclid(2);
+            if lo % 2 == 0 {
+                lo
+            } else {
+                lo + 1
+            }
+        }
+    };
+    let (top, left) = (offset(img.height(), height), offset(img.width(), width));
+    RgbImage::from_fn(width, height, |x, y| {
+        let (sx, sy) = (x as i64 + left, y as i64 + top);
+        if sx < 0 || sy < 0 || sx >= img.width() as i64 || sy >= img.height() as i64 {
+            image::Rgb([0, 0, 0])
+        } else {
+            *img.get_pixel(sx as u32, sy as u32)
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +231,16 @@ mod tests {
             e.normalise(&RgbImage::from_pixel(1, 1, image::Rgb([127, 255, 0]))),
             vec![0.0, 1.0, -127.0 / 128.0]
         );
+    }
+
+    #[test]
+    fn centre_crop_rounds_half_to_even_like_torchvision() {
+        let img = RgbImage::from_fn(7, 4, |x, y| image::Rgb([x as u8, y as u8, 0]));
+        // (7 − 2) / 2 = 2.5 rounds to 2; (4 − 1) / 2 = 1.5 rounds to 2.
+        let c = centre_crop(&img, 2, 1);
+        assert_eq!(c.get_pixel(0, 0).0, [2, 2, 0]);
+        // (7 − 4) / 2 = 1.5 → 2.
+        assert_eq!(centre_crop(&img, 4, 4).get_pixel(0, 0).0, [2, 0, 0]);
     }
 
     #[test]

@@ -1,0 +1,399 @@
+//! An ONNX file as a list of nodes over named values, and the load-time normalisation
+//! that leaves only the work a forward pass must do: Constant and Identity nodes inlined,
+//! every input-independent subgraph (shape arithmetic included) evaluated once, batch
+//! normalisation folded into the convolution before it, and a Softmax at the output
+//! removed so that the unnormalised class scores are explained.
+use super::host::Host;
+use super::host_ops;
+use super::proto::{AttributeProto, ModelProto, TensorProto};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// One operation of the graph.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// The node's name, or `OpType_k` when the file gives none.
+    pub name: String,
+    pub op: String,
+    /// Input value names; an empty name is an omitted optional input.
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+    pub attrs: HashMap<String, AttributeProto>,
+}
+
+impl Node {
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.attrs.get(name).map(|a| a.i)
+    }
+    pub fn float(&self, name: &str) -> Option<f32> {
+        self.attrs.get(name).map(|a| a.f)
+    }
+    pub fn ints(&self, name: &str) -> Option<&[i64]> {
+        self.attrs.get(name).map(|a| a.ints.as_slice())
+    }
+    pub fn string(&self, name: &str) -> Option<String> {
+        self.attrs
+            .get(name)
+            .map(|a| String::from_utf8_lossy(&a.s).into_owned())
+    }
+    pub fn tensor(&self, name: &str) -> Option<&TensorProto> {
+        self.attrs.get(name).and_then(|a| a.t.as_ref())
+    }
+    /// The `i`-th input's name, if given.
+    pub fn input(&self, i: usize) -> Option<&str> {
+        self.inputs
+            .get(i)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+    }
+}
+
+/// A loaded and normalised graph.
+#[derive(Clone, Debug)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    /// Initialisers, constants and everything folded from them.
+    pub consts: HashMap<String, Host>,
+    /// The image input's name and declared dimensions (`None` where symbolic).
+    pub input: String,
+    pub input_dims: Vec<Option<usize>>,
+    /// The value that holds the class scores.
+    pub output: String,
+    /// The default-domain operator set version.
+    pub opset: i64,
+    /// `Softmax` or `LogSoftmax` when one was removed at the output.
+    pub stripped_output: Option<String>,
+    /// How many BatchNormalization nodes were folded into a convolution.
+    pub folded_batch_norms: usize,
+}
+
+/// Why a graph cannot be loaded: said with the node and op it is about.
+pub type GraphError = String;
+
+impl Graph {
+    /// Decodes `bytes` (the contents of `path`) and normalises the graph; `path`'s folder
+    /// holds any external data.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Graph, GraphError> {
+        use prost::Message;
+        let model = ModelProto::decode(bytes)
+            .map_err(|e| format!("not an ONNX model (protobuf decoding failed: {e})"))?;
+        let graph = model
+            .graph
+            .ok_or("the file holds no graph (is it an ONNX model?)")?;
+        if graph.node.is_empty() {
+            return Err("the graph has no nodes".into());
+        }
+        let opset = model
+            .opset_import
+            .iter()
+            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+            .map(|o| o.version)
+            .unwrap_or(1);
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut consts = HashMap::new();
+        for t in &graph.initializer {
+            let v =
+                Host::from_proto(t, dir).map_err(|e| format!("initialiser `{}`: {e}", t.name))?;
+            consts.insert(t.name.clone(), v);
+        }
+        let inputs: Vec<_> = graph
+            .input
+            .iter()
+            .filter(|i| !consts.contains_key(&i.name))
+            .collect();
+        let input = match inputs.as_slice() {
+            [one] => *one,
+            [] => return Err("the graph has no input".into()),
+            many => {
+                return Err(format!(
+                    "the graph has {} inputs ({}); an image classifier has one",
+                    many.len(),
+                    many.iter()
+                        .map(|i| i.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
+        };
+        let input_dims = input
+            .r#type
+            .as_ref()
+            .and_then(|t| t.tensor_type.as_ref())
+            .and_then(|t| t.shape.as_ref())
+            .map(|s| {
+                s.dim
+                    .iter()
+                    .map(|d| (d.dim_value > 0).then_some(d.dim_value as usize))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let output = match graph.output.as_slice() {
+            [one, ..] => one.name.clone(),
+            [] => return Err("the graph has no output".into()),
+        };
+        let mut nodes = Vec::with_capacity(graph.node.len());
+        for (k, n) in graph.node.into_iter().enumerate() {
+            if !(n.domain.is_empty() || n.domain == "ai.onnx") {
+                return Err(format!(
+                    "node `{}`: op {}::{} is outside the standard ONNX operator set",
+                    n.name, n.domain, n.op_type
+                ));
+            }
+            let name = if n.name.is_empty() {
+                format!("{}_{k}", n.op_type)
+            } else {
+                n.name
+            };
+            nodes.push(Node {
+                name,
+                op: n.op_type,
+                inputs: n.input,
+                outputs: n.output,
+                attrs: n
+                    .attribute
+                    .into_iter()
+                    .map(|a| (a.name.clone(), a))
+                    .collect(),
+            });
+        }
+        let mut g = Graph {
+            nodes,
+            consts,
+            input: input.name.clone(),
+            input_dims,
+            output,
+            opset,
+            stripped_output: None,
+            folded_batch_norms: 0,
+        };
+        g.inline_constants_and_identities(dir)?;
+        g.fold_constants()?;
+        g.fold_batch_norms()?;
+        g.strip_output_softmax();
+        g.drop_dead_nodes();
+        Ok(g)
+    }
+
+    /// Constant nodes become values; Identity and Dropout (inference) become renames.
+    fn inline_constants_and_identities(&mut self, dir: &Path) -> Result<(), GraphError> {
+        let mut rename: HashMap<String, String> = HashMap::new();
+        let mut kept = Vec::with_capacity(self.nodes.len());
+        for mut n in std::mem::take(&mut self.nodes) {
+            for i in n.inputs.iter_mut() {
+                if let Some(r) = rename.get(i) {
+                    *i = r.clone();
+                }
+            }
+            match n.op.as_str() {
+                "Constant" => {
+                    let out = n.outputs.first().cloned().unwrap_or_default();
+                    let v = constant_value(&n, dir)
+                        .map_err(|e| format!("node `{}` (Constant): {e}", n.name))?;
+                    self.consts.insert(out, v);
+                }
+                "Identity" | "Dropout" => {
+                    let (Some(src), Some(out)) = (n.input(0), n.outputs.first()) else {
+                        return Err(format!(
+                            "node `{}` ({}) has no input or output",
+                            n.name, n.op
+                        ));
+                    };
+                    rename.insert(out.clone(), src.to_string());
+                }
+                _ => kept.push(n),
+            }
+        }
+        if let Some(r) = rename.get(&self.output) {
+            self.output = r.clone();
+        }
+        self.nodes = kept;
+        Ok(())
+    }
+
+    /// Evaluates every node whose inputs are all known at load time.
+    fn fold_constants(&mut self) -> Result<(), GraphError> {
+        let mut kept = Vec::with_capacity(self.nodes.len());
+        for n in std::mem::take(&mut self.nodes) {
+            let known = n
+                .inputs
+                .iter()
+                .all(|i| i.is_empty() || self.consts.contains_key(i));
+            if known && host_ops::is_host_op(&n.op) && n.outputs.len() == 1 {
+                let args: Vec<Option<&Host>> =
+                    n.inputs.iter().map(|i| self.consts.get(i)).collect();
+                let v = host_ops::eval(&n, &args, self.opset)
+                    .map_err(|e| format!("node `{}` ({}): {e}", n.name, n.op))?;
+                self.consts.insert(n.outputs[0].clone(), v);
+            } else {
+                kept.push(n);
+            }
+        }
+        self.nodes = kept;
+        Ok(())
+    }
+
+    /// How many nodes read each value (the graph output counts as a reader).
+    fn readers(&self) -> HashMap<&str, usize> {
+        let mut r: HashMap<&str, usize> = HashMap::new();
+        for n in &self.nodes {
+            for i in &n.inputs {
+                *r.entry(i.as_str()).or_default() += 1;
+            }
+        }
+        *r.entry(self.output.as_str()).or_default() += 1;
+        r
+    }
+
+    /// Conv → BatchNormalization, where the convolution's output has no other reader,
+    /// becomes one convolution with w' = w·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β.
+    fn fold_batch_norms(&mut self) -> Result<(), GraphError> {
+        let producer: HashMap<String, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(k, n)| n.outputs.iter().map(move |o| (o.clone(), k)))
+            .collect();
+        let readers: HashMap<String, usize> = self
+            .readers()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let mut remove = HashSet::new();
+        for b in 0..self.nodes.len() {
+            let bn = &self.nodes[b];
+            if bn.op != "BatchNormalization" {
+                continue;
+            }
+            let Some(&c) = bn.input(0).and_then(|x| producer.get(x)) else {
+                continue;
+            };
+            let conv = &self.nodes[c];
+            let x = bn.inputs[0].clone();
+            if conv.op != "Conv" || readers.get(&x) != Some(&1) {
+                continue;
+            }
+            let param = |i: usize| {
+                bn.input(i)
+                    .and_then(|n| self.consts.get(n))
+                    .map(Host::to_f32)
+            };
+            let (Some(gamma), Some(beta), Some(mean), Some(var)) =
+                (param(1), param(2), param(3), param(4))
+            else {
+                continue;
+            };
+            let Some(w) = conv
+                .input(1)
+                .and_then(|n| self.consts.get(n))
+                .map(Host::to_f32)
+            else {
+                continue;
+            };
+            let eps = bn.float("epsilon").unwrap_or(1e-5);
+            let out_c = w.shape()[0];
+            if [&gamma, &beta, &mean, &var]
+                .iter()
+                .any(|p| p.len() != out_c)
+            {
+                return Err(format!(
+                    "node `{}` (BatchNormalization): {} channels after a convolution with {out_c}",
+                    bn.name,
+                    gamma.len()
+                ));
+            }
+            let bias = match conv.input(2).and_then(|n| self.consts.get(n)) {
+                Some(b) => b.to_f32().iter().copied().collect(),
+                None => vec![0.0; out_c],
+            };
+            let per = w.len() / out_c.max(1);
+            let mut wf: Vec<f32> = w.iter().copied().collect();
+            let mut bf = vec![0f32; out_c];
+            for o in 0..out_c {
+                let g = gamma.as_slice().map_or(1.0, |s| s[o]);
+                let scale = g / (var.as_slice().map_or(1.0, |s| s[o]) + eps).sqrt();
+                wf[o * per..(o + 1) * per]
+                    .iter_mut()
+                    .for_each(|v| *v *= scale);
+                bf[o] = (bias[o] - mean.as_slice().map_or(0.0, |s| s[o])) * scale
+                    + beta.as_slice().map_or(0.0, |s| s[o]);
+            }
+            let (wname, bname) = (
+                format!("{}::folded_w", conv.name),
+                format!("{}::folded_b", conv.name),
+            );
+            let wdims = w.shape().to_vec();
+            self.consts.insert(wname.clone(), Host::floats(&wdims, wf)?);
+            self.consts
+                .insert(bname.clone(), Host::floats(&[out_c], bf)?);
+            let out = bn.outputs[0].clone();
+            let conv = &mut self.nodes[c];
+            conv.inputs.truncate(1);
+            conv.inputs.extend([wname, bname]);
+            conv.outputs[0] = out;
+            remove.insert(b);
+            self.folded_batch_norms += 1;
+        }
+        let mut k = 0;
+        self.nodes.retain(|_| {
+            k += 1;
+            !remove.contains(&(k - 1))
+        });
+        Ok(())
+    }
+
+    /// A Softmax or LogSoftmax that makes the output: explain the scores before it.
+    fn strip_output_softmax(&mut self) {
+        if let Some(k) = self
+            .nodes
+            .iter()
+            .position(|n| n.outputs.first() == Some(&self.output))
+        {
+            let n = &self.nodes[k];
+            if matches!(n.op.as_str(), "Softmax" | "LogSoftmax") {
+                if let Some(src) = n.input(0) {
+                    self.stripped_output = Some(n.op.clone());
+                    self.output = src.to_string();
+                    self.nodes.remove(k);
+                }
+            }
+        }
+    }
+
+    /// Removes nodes whose outputs nothing reads.
+    fn drop_dead_nodes(&mut self) {
+        let mut needed: HashSet<String> = HashSet::from([self.output.clone()]);
+        let mut keep = vec![false; self.nodes.len()];
+        for (k, n) in self.nodes.iter().enumerate().rev() {
+            if n.outputs.iter().any(|o| needed.contains(o)) {
+                keep[k] = true;
+                needed.extend(n.inputs.iter().filter(|i| !i.is_empty()).cloned());
+            }
+        }
+        let mut k = 0;
+        self.nodes.retain(|_| {
+            k += 1;
+            keep[k - 1]
+        });
+    }
+}
+
+/// The value of a Constant node: `value`, or the opset-12 scalar and list forms.
+fn constant_value(n: &Node, dir: &Path) -> Result<Host, String> {
+    if let Some(t) = n.tensor("value") {
+        return Host::from_proto(t, dir);
+    }
+    let a = |k: &str| n.attrs.get(k);
+    if let Some(v) = a("value_float") {
+        return Host::floats(&[], vec![v.f]);
+    }
+    if let Some(v) = a("value_floats") {
+        return Host::floats(&[v.floats.len()], v.floats.clone());
+    }
+    if let Some(v) = a("value_int") {
+        return Host::ints(&[], vec![v.i]);
+    }
+    if let Some(v) = a("value_ints") {
+        return Host::ints(&[v.ints.len()], v.ints.clone());
+    }
+    Err("a Constant without a tensor, float or int value".into())
+}
