@@ -169,6 +169,7 @@ impl Graph {
         g.inline_constants_and_identities(dir)?;
         g.fold_constants()?;
         g.fold_batch_norms()?;
+        g.fold_pads_into_convs();
         g.strip_output_softmax();
         g.drop_dead_nodes();
         Ok(g)
@@ -339,6 +340,83 @@ impl Graph {
             !remove.contains(&(k - 1))
         });
         Ok(())
+    }
+
+    /// A zero Pad of the spatial axes whose only reader is a Conv becomes the Conv's own
+    /// padding (exporters of TensorFlow-style "SAME" models emit one before each stride-2
+    /// convolution): the same numbers, one copy of the activation fewer, and a graph that
+    /// can run as one fused chain.
+    fn fold_pads_into_convs(&mut self) {
+        let readers: HashMap<String, Vec<usize>> = {
+            let mut r: HashMap<String, Vec<usize>> = HashMap::new();
+            for (k, n) in self.nodes.iter().enumerate() {
+                for i in &n.inputs {
+                    r.entry(i.clone()).or_default().push(k);
+                }
+            }
+            r
+        };
+        let mut remove = HashSet::new();
+        for p in 0..self.nodes.len() {
+            let pad = &self.nodes[p];
+            if pad.op != "Pad" || pad.string("mode").is_some_and(|m| m != "constant") {
+                continue;
+            }
+            let amounts = if self.opset >= 11 {
+                pad.input(1).and_then(|a| self.consts.get(a)).map(Host::to_i64)
+            } else {
+                pad.ints("pads").map(<[i64]>::to_vec)
+            };
+            let value = if self.opset >= 11 {
+                match pad.input(2) {
+                    None => Some(0.0),
+                    Some(v) => self.consts.get(v).and_then(|v| v.scalar_f32().ok()),
+                }
+            } else {
+                Some(pad.float("value").unwrap_or(0.0))
+            };
+            let (Some(a), Some(0.0), None) = (amounts, value, pad.input(3)) else {
+                continue;
+            };
+            if a.len() != 8 || a[..2] != [0, 0] || a[4..6] != [0, 0] || a.iter().any(|&v| v < 0) {
+                continue;
+            }
+            let out = pad.outputs[0].clone();
+            let src = pad.inputs[0].clone();
+            let Some([c]) = readers.get(&out).map(Vec::as_slice) else {
+                continue;
+            };
+            let conv = &self.nodes[*c];
+            if conv.op != "Conv"
+                || out == self.output
+                || conv.string("auto_pad").is_some_and(|a| !a.is_empty() && a != "NOTSET")
+            {
+                continue;
+            }
+            let old = conv.ints("pads").map(<[i64]>::to_vec).unwrap_or(vec![0; 4]);
+            if old.len() != 4 {
+                continue;
+            }
+            // ONNX pads: [x1_begin, x2_begin, x1_end, x2_end] for the spatial axes.
+            let new = vec![old[0] + a[2], old[1] + a[3], old[2] + a[6], old[3] + a[7]];
+            let conv = &mut self.nodes[*c];
+            conv.inputs[0] = src;
+            conv.attrs.insert(
+                "pads".into(),
+                AttributeProto {
+                    name: "pads".into(),
+                    r#type: 7,
+                    ints: new,
+                    ..Default::default()
+                },
+            );
+            remove.insert(p);
+        }
+        let mut k = 0;
+        self.nodes.retain(|_| {
+            k += 1;
+            !remove.contains(&(k - 1))
+        });
     }
 
     /// A Softmax or LogSoftmax that makes the output: explain the scores before it.

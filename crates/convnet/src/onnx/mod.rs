@@ -13,6 +13,7 @@ mod graph;
 mod host;
 mod host_ops;
 mod labels;
+mod lower;
 mod model;
 mod preprocessor;
 mod proto;

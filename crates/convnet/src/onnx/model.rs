@@ -9,7 +9,10 @@ use crate::models::{Capture, ForwardOptions, ForwardOutput, ImageModel, LayerInf
 use crate::preprocess::Preprocessing;
 use crate::rule::BackwardRule;
 use candle_core::{DType, Device, Tensor};
+use crate::ops::{self, Chain};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Choices a user can make when loading an ONNX model.
 #[derive(Clone, Debug, Default)]
@@ -35,6 +38,9 @@ pub struct GraphSummary {
     pub folded_batch_norms: usize,
     /// The Softmax or LogSoftmax removed at the output, if any.
     pub stripped_output: Option<String>,
+    /// Whether CPU passes without captures run as one fused chain (the built-in models'
+    /// path) rather than node by node.
+    pub fused: bool,
     /// Sentences about choices made for the user (preprocessing source, softmax, rules).
     pub notes: Vec<String>,
 }
@@ -42,6 +48,8 @@ pub struct GraphSummary {
 /// An ONNX classifier run by deepinside's interpreter.
 pub struct OnnxModel {
     program: Program,
+    /// The graph as the fused CPU chain, when it has that form.
+    fused: Option<Arc<Chain>>,
     info: ModelInfo,
     path: PathBuf,
 }
@@ -98,13 +106,14 @@ impl OnnxModel {
                     .into(),
             );
         }
-        let summary = GraphSummary {
+        let mut summary = GraphSummary {
             opset: graph.opset,
             nodes: graph.nodes.len(),
             rule_units,
             plain_units,
             folded_batch_norms: graph.folded_batch_norms,
             stripped_output: graph.stripped_output.clone(),
+            fused: false,
             notes,
         };
         if let [_, c, h, w] = graph.input_dims[..] {
@@ -160,9 +169,14 @@ impl OnnxModel {
             None if outputs == 1000 => ClassNames::imagenet(),
             None => ClassNames::indices(outputs),
         };
+        let shapes: HashMap<String, Vec<usize>> =
+            layers.iter().map(|l| (l.name.clone(), l.shape.clone())).collect();
+        let fused = super::lower::lower(&program, &shapes).map(Arc::new);
+        summary.fused = fused.is_some();
         let name = model_name(path);
         Ok(OnnxModel {
             program,
+            fused,
             info: ModelInfo {
                 name,
                 preprocessing,
@@ -209,7 +223,9 @@ impl ImageModel for OnnxModel {
         self.info.preprocessing.check_input(self.name(), x)?;
         let mut cap = Capture::new(self, opts)?;
         let err = |e: String| onnx_err(&self.path, e);
-        let logits = if cap.active() {
+        let logits = if let (false, true, Some(chain)) = (cap.active(), x.device().is_cpu(), &self.fused) {
+            ops::chain(x, chain, opts.rule)?
+        } else if cap.active() {
             let mut keep = |name: &str, t: Tensor| cap.keep(name, t).map_err(|e| e.to_string());
             self.program
                 .run(x, opts.rule, Some(&mut keep))

@@ -182,6 +182,16 @@ impl Program {
         })
     }
 
+    /// Node `k`'s convolution as one kernel call, once a pass has prepared it.
+    pub fn conv_at(&self, k: usize) -> Option<Arc<crate::ops::Conv2dParams>> {
+        self.prepared[k].conv.get()?.as_ref().ok()?.single().cloned()
+    }
+
+    /// Node `k`'s Gemm as a linear layer, once a pass has prepared it.
+    pub fn linear_at(&self, k: usize) -> Option<Arc<LinearParams>> {
+        self.prepared[k].linear.get()?.clone()
+    }
+
     /// A constant as a float32 tensor on `dev` (cached for the CPU).
     fn upload(&self, name: &str, h: &Host, dev: &Device) -> R<Tensor> {
         let make = || {
