@@ -188,7 +188,10 @@ fn onnx_lite0_equals_the_native_model() {
     };
     let onnx = OnnxModel::load(&file).unwrap();
     // Lite0's graph (its Pads folded into the convolutions) runs as the native fused chain.
-    assert!(onnx.info().graph.as_ref().is_some_and(|g| g.fused), "Lite0 did not fuse");
+    assert!(
+        onnx.info().graph.as_ref().is_some_and(|g| g.fused),
+        "Lite0 did not fuse"
+    );
     let native = common::effnet_model();
     assert_eq!(onnx.preprocessing(), native.preprocessing());
     let mut paths: Vec<_> = std::fs::read_dir(&images)

@@ -363,7 +363,9 @@ impl Graph {
                 continue;
             }
             let amounts = if self.opset >= 11 {
-                pad.input(1).and_then(|a| self.consts.get(a)).map(Host::to_i64)
+                pad.input(1)
+                    .and_then(|a| self.consts.get(a))
+                    .map(Host::to_i64)
             } else {
                 pad.ints("pads").map(<[i64]>::to_vec)
             };
@@ -389,7 +391,9 @@ impl Graph {
             let conv = &self.nodes[*c];
             if conv.op != "Conv"
                 || out == self.output
-                || conv.string("auto_pad").is_some_and(|a| !a.is_empty() && a != "NOTSET")
+                || conv
+                    .string("auto_pad")
+                    .is_some_and(|a| !a.is_empty() && a != "NOTSET")
             {
                 continue;
             }

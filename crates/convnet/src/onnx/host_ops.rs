@@ -123,12 +123,11 @@ pub fn shape_of(n: &Node, dims: &[usize]) -> Result<Host, String> {
     Host::ints(&[v.len()], v)
 }
 
+/// Slice's starts, ends, optional axes and optional steps.
+pub type SliceSpec = (Vec<i64>, Vec<i64>, Option<Vec<i64>>, Option<Vec<i64>>);
+
 /// Slice's starts, ends, axes and steps: inputs from opset 10, attributes before.
-pub fn slice_spec(
-    n: &Node,
-    args: &[Option<&Host>],
-    opset: i64,
-) -> Result<(Vec<i64>, Vec<i64>, Option<Vec<i64>>, Option<Vec<i64>>), String> {
+pub fn slice_spec(n: &Node, args: &[Option<&Host>], opset: i64) -> Result<SliceSpec, String> {
     if opset < 10 {
         let get = |k: &str| n.ints(k).map(<[i64]>::to_vec);
         return Ok((

@@ -6,10 +6,10 @@ use super::run::{Program, PLAIN_NONLINEAR_OPS, RULE_OPS};
 use crate::classes::ClassNames;
 use crate::error::{ConvnetError, Result};
 use crate::models::{Capture, ForwardOptions, ForwardOutput, ImageModel, LayerInfo, ModelInfo};
+use crate::ops::{self, Chain};
 use crate::preprocess::Preprocessing;
 use crate::rule::BackwardRule;
 use candle_core::{DType, Device, Tensor};
-use crate::ops::{self, Chain};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -169,8 +169,10 @@ impl OnnxModel {
             None if outputs == 1000 => ClassNames::imagenet(),
             None => ClassNames::indices(outputs),
         };
-        let shapes: HashMap<String, Vec<usize>> =
-            layers.iter().map(|l| (l.name.clone(), l.shape.clone())).collect();
+        let shapes: HashMap<String, Vec<usize>> = layers
+            .iter()
+            .map(|l| (l.name.clone(), l.shape.clone()))
+            .collect();
         let fused = super::lower::lower(&program, &shapes).map(Arc::new);
         summary.fused = fused.is_some();
         let name = model_name(path);
@@ -223,16 +225,17 @@ impl ImageModel for OnnxModel {
         self.info.preprocessing.check_input(self.name(), x)?;
         let mut cap = Capture::new(self, opts)?;
         let err = |e: String| onnx_err(&self.path, e);
-        let logits = if let (false, true, Some(chain)) = (cap.active(), x.device().is_cpu(), &self.fused) {
-            ops::chain(x, chain, opts.rule)?
-        } else if cap.active() {
-            let mut keep = |name: &str, t: Tensor| cap.keep(name, t).map_err(|e| e.to_string());
-            self.program
-                .run(x, opts.rule, Some(&mut keep))
-                .map_err(err)?
-        } else {
-            self.program.run(x, opts.rule, None).map_err(err)?
-        };
+        let logits =
+            if let (false, true, Some(chain)) = (cap.active(), x.device().is_cpu(), &self.fused) {
+                ops::chain(x, chain, opts.rule)?
+            } else if cap.active() {
+                let mut keep = |name: &str, t: Tensor| cap.keep(name, t).map_err(|e| e.to_string());
+                self.program
+                    .run(x, opts.rule, Some(&mut keep))
+                    .map_err(err)?
+            } else {
+                self.program.run(x, opts.rule, None).map_err(err)?
+            };
         let n = logits.dims()[0];
         let logits = logits.reshape((n, logits.elem_count() / n.max(1)))?;
         Ok(cap.output(logits))

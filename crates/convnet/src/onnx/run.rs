@@ -184,7 +184,13 @@ impl Program {
 
     /// Node `k`'s convolution as one kernel call, once a pass has prepared it.
     pub fn conv_at(&self, k: usize) -> Option<Arc<crate::ops::Conv2dParams>> {
-        self.prepared[k].conv.get()?.as_ref().ok()?.single().cloned()
+        self.prepared[k]
+            .conv
+            .get()?
+            .as_ref()
+            .ok()?
+            .single()
+            .cloned()
     }
 
     /// Node `k`'s Gemm as a linear layer, once a pass has prepared it.
@@ -565,9 +571,8 @@ impl Program {
                             .take_while(|&v| if ax.step > 0 { v < ax.end } else { v > ax.end })
                             .map(|v| v as u32)
                             .collect();
-                        let idx = Tensor::from_vec(idx.clone(), idx.len(), dev)
-                            .and_then(|i| y.index_select(&i, ax.axis));
-                        idx
+                        Tensor::from_vec(idx.clone(), idx.len(), dev)
+                            .and_then(|i| y.index_select(&i, ax.axis))
                     })?;
                 }
                 Ok(vec![Value::T(y)])

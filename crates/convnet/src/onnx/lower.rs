@@ -1,0 +1,113 @@
+//! A graph that is a chain of convolutions, ReLU-like units, residual additions, a global
+//! average pool and linear layers, lowered to the fused CPU [`Chain`] that runs the built-in
+//! models: the same kernels and rules without a candle node per ONNX node (on Lite0 the
+//! per-node graph costs about a fifth of a saliency pass, docs/performance.md).
+use super::graph::Graph;
+use super::run::Program;
+use crate::ops::{ActivationKind, Chain, Stage};
+use std::collections::HashMap;
+
+/// The chain, or `None` when any node falls outside the pattern (then the interpreter runs).
+/// `shapes` holds each tensor value's per-image shape (host values are absent).
+pub fn lower(program: &Program, shapes: &HashMap<String, Vec<usize>>) -> Option<Chain> {
+    let g: &Graph = &program.graph;
+    let mut readers: HashMap<&str, usize> = HashMap::new();
+    for n in &g.nodes {
+        for i in &n.inputs {
+            *readers.entry(i.as_str()).or_default() += 1;
+        }
+    }
+    let mut stages = Vec::new();
+    // The stage whose input a value is (residual sources).
+    let mut input_of: HashMap<String, usize> = HashMap::new();
+    let mut cur = g.input.clone();
+    let mut k = 0;
+    let starts = |stages: &Vec<Stage>, input_of: &mut HashMap<String, usize>, v: &str| {
+        input_of.entry(v.to_string()).or_insert(stages.len());
+    };
+    while k < g.nodes.len() {
+        let n = &g.nodes[k];
+        let out = n.outputs.first()?;
+        if !shapes.contains_key(out) {
+            // Host shape arithmetic (Shape → Gather → …): nothing for the chain to do.
+            k += 1;
+            continue;
+        }
+        match n.op.as_str() {
+            "Conv" if n.input(0) == Some(cur.as_str()) => {
+                let params = program.conv_at(k)?;
+                starts(&stages, &mut input_of, &cur);
+                // A ReLU or ReLU6 that is the convolution's only reader runs in place.
+                let next = g.nodes.get(k + 1);
+                let act = next.and_then(|m| {
+                    if m.input(0) != Some(out.as_str()) || readers.get(out.as_str()) != Some(&1) {
+                        return None;
+                    }
+                    match m.op.as_str() {
+                        "Relu" => Some(ActivationKind::Relu),
+                        "Clip" => {
+                            let b = |i: usize| {
+                                m.input(i)
+                                    .and_then(|v| g.consts.get(v))
+                                    .and_then(|v| v.scalar_f32().ok())
+                            };
+                            match (b(1), b(2)) {
+                                (Some(lo), Some(hi)) if lo == 0.0 && hi == 6.0 => {
+                                    Some(ActivationKind::Relu6)
+                                }
+                                (Some(0.0), None) => Some(ActivationKind::Relu),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    }
+                });
+                stages.push(Stage::Conv { params, act });
+                cur = match act {
+                    Some(_) => {
+                        k += 1;
+                        g.nodes[k].outputs[0].clone()
+                    }
+                    None => out.clone(),
+                };
+            }
+            "Add" => {
+                let (a, b) = (n.input(0)?, n.input(1)?);
+                let other = if a == cur {
+                    b
+                } else if b == cur {
+                    a
+                } else {
+                    return None;
+                };
+                let from = *input_of.get(other)?;
+                stages.push(Stage::AddInputOf(from));
+                cur = out.clone();
+            }
+            "GlobalAveragePool" if n.input(0) == Some(cur.as_str()) => {
+                starts(&stages, &mut input_of, &cur);
+                stages.push(Stage::MeanPool);
+                cur = out.clone();
+            }
+            // After the pool, a flatten to [n, c] is what the chain's vector already is.
+            "Flatten" | "Reshape" | "Squeeze"
+                if n.input(0) == Some(cur.as_str())
+                    && matches!(stages.last(), Some(Stage::MeanPool | Stage::Linear(_)))
+                    && shapes.get(out).is_some_and(|s| s.len() == 1) =>
+            {
+                cur = out.clone();
+            }
+            "Gemm" if n.input(0) == Some(cur.as_str()) && n.int("transA") != Some(1) => {
+                starts(&stages, &mut input_of, &cur);
+                stages.push(Stage::Linear(program.linear_at(k)?));
+                cur = out.clone();
+            }
+            _ => return None,
+        }
+        k += 1;
+    }
+    if cur != g.output || !matches!(stages.last(), Some(Stage::Linear(_))) {
+        return None;
+    }
+    Chain::new(stages).ok()
+}
