@@ -7,7 +7,7 @@
 mod common;
 
 use attribution::{explain, AttributionMethod, CamWeighting, MethodSettings, Values};
-use common::{fixtures, rel_l2, shared, values};
+use common::{fixtures, median, rel_l2, shared, values};
 use convnet::{ImageModel, Target};
 
 fn model() -> Box<dyn ImageModel> {
@@ -18,16 +18,6 @@ fn flat(v: &Values) -> Vec<f32> {
     match v {
         Values::Pixels(a) => a.iter().copied().collect(),
         Values::Spatial(m) => m.iter().copied().collect(),
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
     }
 }
 

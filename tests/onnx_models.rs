@@ -11,7 +11,7 @@
 mod common;
 
 use candle_core::{Device, Tensor, Var};
-use common::{fixture_image, load_fixtures, rel_l2, shared, values};
+use common::{fixture_image, load_fixtures, median, rel_l2, shared, values};
 use convnet::{BackwardRule, ForwardOptions, ImageModel, OnnxModel};
 
 const MODELS: [&str; 7] = [
@@ -23,16 +23,6 @@ const MODELS: [&str; 7] = [
     "tinyconvnext",
     "lite0",
 ];
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
-}
 
 fn largest(v: &[f64]) -> f64 {
     v.iter().copied().fold(0.0, f64::max)
