@@ -90,34 +90,21 @@ impl OnnxConv {
         }
         let err = |e: candle_core::Error| e.to_string();
         let in_c = in_g * spec.group;
-        if spec.group == 1 {
+        // Dense (one group) and depthwise (one input channel a filter) are one kernel call.
+        let depthwise = spec.group != 1 && in_g == 1 && out_c == in_c;
+        if spec.group == 1 || depthwise {
             let p = Conv2dParams::new(
                 square,
                 [out_c, in_g, k, k],
                 spec.bias.map(<[f32]>::to_vec),
                 sh,
                 padding,
-                false,
+                depthwise,
             )
             .map_err(err)?;
             return Ok(OnnxConv {
                 groups: vec![Arc::new(p)],
-                per_group: in_c,
-            });
-        }
-        if in_g == 1 && out_c == in_c {
-            let p = Conv2dParams::new(
-                square,
-                [out_c, 1, k, k],
-                spec.bias.map(<[f32]>::to_vec),
-                sh,
-                padding,
-                true,
-            )
-            .map_err(err)?;
-            return Ok(OnnxConv {
-                groups: vec![Arc::new(p)],
-                per_group: 1,
+                per_group: in_g,
             });
         }
         let out_g = out_c / spec.group;

@@ -233,16 +233,37 @@ impl Graph {
         Ok(())
     }
 
-    /// How many nodes read each value (the graph output counts as a reader).
-    fn readers(&self) -> HashMap<&str, usize> {
-        let mut r: HashMap<&str, usize> = HashMap::new();
-        for n in &self.nodes {
+    /// The nodes that read each value, by index (the graph output is not a node).
+    pub fn readers(&self) -> HashMap<String, Vec<usize>> {
+        let mut r: HashMap<String, Vec<usize>> = HashMap::new();
+        for (k, n) in self.nodes.iter().enumerate() {
             for i in &n.inputs {
-                *r.entry(i.as_str()).or_default() += 1;
+                r.entry(i.clone()).or_default().push(k);
             }
         }
-        *r.entry(self.output.as_str()).or_default() += 1;
         r
+    }
+
+    /// Clip's bounds, which must be constants: attributes before opset 11, inputs from it;
+    /// an omitted bound is ∓∞.
+    pub fn clip_bounds(&self, n: &Node) -> Result<(f32, f32), String> {
+        let bound = |i: usize, attr: &str, default: f32| -> Result<f32, String> {
+            if self.opset < 11 {
+                return Ok(n.float(attr).unwrap_or(default));
+            }
+            match n.input(i) {
+                None => Ok(default),
+                Some(name) => self
+                    .consts
+                    .get(name)
+                    .ok_or("Clip bounds must be constants")?
+                    .scalar_f32(),
+            }
+        };
+        Ok((
+            bound(1, "min", f32::NEG_INFINITY)?,
+            bound(2, "max", f32::INFINITY)?,
+        ))
     }
 
     /// Conv → BatchNormalization, where the convolution's output has no other reader,
@@ -254,11 +275,7 @@ impl Graph {
             .enumerate()
             .flat_map(|(k, n)| n.outputs.iter().map(move |o| (o.clone(), k)))
             .collect();
-        let readers: HashMap<String, usize> = self
-            .readers()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+        let readers = self.readers();
         let mut remove = HashSet::new();
         for b in 0..self.nodes.len() {
             let bn = &self.nodes[b];
@@ -270,13 +287,13 @@ impl Graph {
             };
             let conv = &self.nodes[c];
             let x = bn.inputs[0].clone();
-            if conv.op != "Conv" || readers.get(&x) != Some(&1) {
+            if conv.op != "Conv" || x == self.output || readers.get(&x).map(Vec::len) != Some(1) {
                 continue;
             }
             let param = |i: usize| {
                 bn.input(i)
                     .and_then(|n| self.consts.get(n))
-                    .map(Host::to_f32)
+                    .map(|h| h.to_f32().iter().copied().collect::<Vec<f32>>())
             };
             let (Some(gamma), Some(beta), Some(mean), Some(var)) =
                 (param(1), param(2), param(3), param(4))
@@ -302,22 +319,19 @@ impl Graph {
                     gamma.len()
                 ));
             }
-            let bias = match conv.input(2).and_then(|n| self.consts.get(n)) {
+            let mut bf: Vec<f32> = match conv.input(2).and_then(|n| self.consts.get(n)) {
                 Some(b) => b.to_f32().iter().copied().collect(),
                 None => vec![0.0; out_c],
             };
-            let per = w.len() / out_c.max(1);
-            let mut wf: Vec<f32> = w.iter().copied().collect();
-            let mut bf = vec![0f32; out_c];
-            for o in 0..out_c {
-                let g = gamma.as_slice().map_or(1.0, |s| s[o]);
-                let scale = g / (var.as_slice().map_or(1.0, |s| s[o]) + eps).sqrt();
-                wf[o * per..(o + 1) * per]
-                    .iter_mut()
-                    .for_each(|v| *v *= scale);
-                bf[o] = (bias[o] - mean.as_slice().map_or(0.0, |s| s[o])) * scale
-                    + beta.as_slice().map_or(0.0, |s| s[o]);
+            if bf.len() != out_c {
+                return Err(format!(
+                    "node `{}` (Conv): {} biases for {out_c} channels",
+                    conv.name,
+                    bf.len()
+                ));
             }
+            let mut wf: Vec<f32> = w.iter().copied().collect();
+            crate::ops::fold_batch_norm(&mut wf, &mut bf, &gamma, &beta, &mean, &var, eps as f64);
             let (wname, bname) = (
                 format!("{}::folded_w", conv.name),
                 format!("{}::folded_b", conv.name),
@@ -347,15 +361,7 @@ impl Graph {
     /// convolution): the same numbers, one copy of the activation fewer, and a graph that
     /// can run as one fused chain.
     fn fold_pads_into_convs(&mut self) {
-        let readers: HashMap<String, Vec<usize>> = {
-            let mut r: HashMap<String, Vec<usize>> = HashMap::new();
-            for (k, n) in self.nodes.iter().enumerate() {
-                for i in &n.inputs {
-                    r.entry(i.clone()).or_default().push(k);
-                }
-            }
-            r
-        };
+        let readers = self.readers();
         let mut remove = HashSet::new();
         for p in 0..self.nodes.len() {
             let pad = &self.nodes[p];

@@ -311,12 +311,12 @@ pub fn broadcast(a: &[usize], b: &[usize]) -> Result<Vec<usize>, String> {
 fn map_both<R>(
     a: &Host,
     b: &Host,
-    f: impl Fn(ArrayD<f32>, ArrayD<f32>) -> R,
-    g: impl Fn(ArrayD<i64>, ArrayD<i64>) -> R,
+    f: impl Fn(&ArrayD<f32>, &ArrayD<f32>) -> R,
+    g: impl Fn(&ArrayD<i64>, &ArrayD<i64>) -> R,
 ) -> R {
     match (a, b) {
-        (Host::I64(x), Host::I64(y)) => g(x.clone(), y.clone()),
-        _ => f(a.to_f32(), b.to_f32()),
+        (Host::I64(x), Host::I64(y)) => g(x, y),
+        _ => f(&a.to_f32(), &b.to_f32()),
     }
 }
 
@@ -337,7 +337,7 @@ pub fn binary(op: &str, a: &Host, b: &Host) -> Result<Host, String> {
         a,
         b,
         |x, y| {
-            let (x, y) = (grow(&x)?, grow(&y)?);
+            let (x, y) = (grow(x)?, grow(y)?);
             Ok(Host::F32(match op {
                 "Add" => x + y,
                 "Sub" => x - y,
@@ -373,7 +373,7 @@ pub fn binary(op: &str, a: &Host, b: &Host) -> Result<Host, String> {
             }))
         },
         |x, y| {
-            let (x, y) = (grow_i(&x)?, grow_i(&y)?);
+            let (x, y) = (grow_i(x)?, grow_i(y)?);
             let z = ndarray::Zip::from(&x).and(&y);
             Ok(Host::I64(match op {
                 "Add" => z.map_collect(|a, b| a.wrapping_add(*b)),

@@ -11,12 +11,7 @@ use std::collections::HashMap;
 /// `shapes` holds each tensor value's per-image shape (host values are absent).
 pub fn lower(program: &Program, shapes: &HashMap<String, Vec<usize>>) -> Option<Chain> {
     let g: &Graph = &program.graph;
-    let mut readers: HashMap<&str, usize> = HashMap::new();
-    for n in &g.nodes {
-        for i in &n.inputs {
-            *readers.entry(i.as_str()).or_default() += 1;
-        }
-    }
+    let readers = g.readers();
     let mut stages = Vec::new();
     // The stage whose input a value is (residual sources).
     let mut input_of: HashMap<String, usize> = HashMap::new();
@@ -40,25 +35,17 @@ pub fn lower(program: &Program, shapes: &HashMap<String, Vec<usize>>) -> Option<
                 // A ReLU or ReLU6 that is the convolution's only reader runs in place.
                 let next = g.nodes.get(k + 1);
                 let act = next.and_then(|m| {
-                    if m.input(0) != Some(out.as_str()) || readers.get(out.as_str()) != Some(&1) {
+                    if m.input(0) != Some(out.as_str()) || readers.get(out).map(Vec::len) != Some(1)
+                    {
                         return None;
                     }
                     match m.op.as_str() {
                         "Relu" => Some(ActivationKind::Relu),
-                        "Clip" => {
-                            let b = |i: usize| {
-                                m.input(i)
-                                    .and_then(|v| g.consts.get(v))
-                                    .and_then(|v| v.scalar_f32().ok())
-                            };
-                            match (b(1), b(2)) {
-                                (Some(lo), Some(hi)) if lo == 0.0 && hi == 6.0 => {
-                                    Some(ActivationKind::Relu6)
-                                }
-                                (Some(0.0), None) => Some(ActivationKind::Relu),
-                                _ => None,
-                            }
-                        }
+                        "Clip" => match g.clip_bounds(m) {
+                            Ok((0.0, 6.0)) => Some(ActivationKind::Relu6),
+                            Ok((0.0, f32::INFINITY)) => Some(ActivationKind::Relu),
+                            _ => None,
+                        },
                         _ => None,
                     }
                 });

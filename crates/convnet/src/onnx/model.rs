@@ -88,12 +88,8 @@ impl OnnxModel {
         let mut rule_units = 0;
         let mut plain_units = 0;
         for n in &graph.nodes {
-            let clip_from_zero = n.op == "Clip"
-                && n.input(1)
-                    .and_then(|b| graph.consts.get(b))
-                    .and_then(|b| b.scalar_f32().ok())
-                    .or_else(|| n.float("min"))
-                    == Some(0.0);
+            let clip_from_zero =
+                n.op == "Clip" && graph.clip_bounds(n).is_ok_and(|(lo, _)| lo == 0.0);
             if RULE_OPS.contains(&n.op.as_str()) && (n.op != "Clip" || clip_from_zero) {
                 rule_units += 1;
             } else if PLAIN_NONLINEAR_OPS.contains(&n.op.as_str()) || n.op == "Clip" {

@@ -103,7 +103,7 @@ pub fn parse_preprocessor_config(text: &str, path: &Path) -> Result<Preprocessin
             return Err(bad(format!("rescale_factor {f} must be positive")));
         }
         // 1/255 is written as 0.00392156862745098: divide by 255 exactly, as ToTensor does.
-        (1.0 / f).round_ties_even_if_close() as f32
+        round_if_close(1.0 / f) as f32
     } else {
         1.0
     };
@@ -128,18 +128,12 @@ pub fn parse_preprocessor_config(text: &str, path: &Path) -> Result<Preprocessin
     })
 }
 
-/// Rounds values within 1e-9 of an integer to it (so 1/0.00392156862745098 is 255).
-trait RoundIfClose {
-    fn round_ties_even_if_close(self) -> f64;
-}
-
-impl RoundIfClose for f64 {
-    fn round_ties_even_if_close(self) -> f64 {
-        if (self - self.round()).abs() < 1e-9 * self.abs().max(1.0) {
-            self.round()
-        } else {
-            self
-        }
+/// `v` rounded when it is within 1e-9 of an integer (so 1/0.00392156862745098 is 255).
+fn round_if_close(v: f64) -> f64 {
+    if (v - v.round()).abs() < 1e-9 * v.abs().max(1.0) {
+        v.round()
+    } else {
+        v
     }
 }
 

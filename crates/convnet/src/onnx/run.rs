@@ -21,6 +21,14 @@ pub enum Value {
     H(Host),
 }
 
+/// A node's input: borrowed from the pass's values or the graph's constants, so that a
+/// pass never copies a weight.
+#[derive(Clone, Copy)]
+enum Arg<'a> {
+    T(&'a Tensor),
+    H(&'a Host),
+}
+
 /// The ops that pass gradients under the chosen rule (ReLU-like units).
 pub const RULE_OPS: &[&str] = &["Relu", "Clip", "LeakyRelu"];
 /// Nonlinear ops that pass the plain gradient under every rule.
@@ -229,19 +237,17 @@ impl Program {
         let mut values: HashMap<String, Value> = HashMap::new();
         values.insert(self.graph.input.clone(), Value::T(x.clone()));
         for (k, n) in self.graph.nodes.iter().enumerate() {
-            let args: Vec<Option<Value>> = n
+            let args: Vec<Option<Arg<'_>>> = n
                 .inputs
                 .iter()
                 .map(|i| {
                     if i.is_empty() {
                         return Ok(None);
                     }
-                    if let Some(v) = values.get(i) {
-                        return Ok(Some(v.clone()));
-                    }
-                    match self.graph.consts.get(i) {
-                        Some(h) => Ok(Some(Value::H(h.clone()))),
-                        None => Err(format!(
+                    match (values.get(i), self.graph.consts.get(i)) {
+                        (Some(Value::T(t)), _) => Ok(Some(Arg::T(t))),
+                        (Some(Value::H(h)), _) | (None, Some(h)) => Ok(Some(Arg::H(h))),
+                        (None, None) => Err(format!(
                             "node `{}` reads `{i}`, which nothing computes",
                             n.name
                         )),
@@ -251,6 +257,7 @@ impl Program {
             let outs = self
                 .node(k, n, &args, rule, &dev)
                 .map_err(|e| format!("node `{}` ({}): {e}", n.name, n.op))?;
+            drop(args);
             for (name, v) in n.outputs.iter().zip(outs) {
                 let v = match (v, observe.as_deref_mut()) {
                     (Value::T(t), Some(f)) => Value::T(f(name, t)?),
@@ -272,17 +279,17 @@ impl Program {
         }
     }
 
-    fn tensor(&self, n: &Node, args: &[Option<Value>], i: usize, dev: &Device) -> R<Tensor> {
+    fn tensor(&self, n: &Node, args: &[Option<Arg<'_>>], i: usize, dev: &Device) -> R<Tensor> {
         match args.get(i) {
-            Some(Some(Value::T(t))) => Ok(t.clone()),
-            Some(Some(Value::H(h))) => self.upload(n.input(i).unwrap_or_default(), h, dev),
+            Some(Some(Arg::T(t))) => Ok((*t).clone()),
+            Some(Some(Arg::H(h))) => self.upload(n.input(i).unwrap_or_default(), h, dev),
             _ => Err(format!("input {i} is missing")),
         }
     }
 
-    fn host<'a>(&self, args: &'a [Option<Value>], i: usize) -> Option<&'a Host> {
+    fn host<'a>(&self, args: &[Option<Arg<'a>>], i: usize) -> Option<&'a Host> {
         match args.get(i) {
-            Some(Some(Value::H(h))) => Some(h),
+            Some(Some(Arg::H(h))) => Some(h),
             _ => None,
         }
     }
@@ -292,19 +299,13 @@ impl Program {
         &self,
         k: usize,
         n: &Node,
-        args: &[Option<Value>],
+        args: &[Option<Arg<'_>>],
         rule: BackwardRule,
         dev: &Device,
     ) -> R<Vec<Value>> {
-        let hosts: Vec<Option<&Host>> = args
-            .iter()
-            .map(|a| match a {
-                Some(Value::H(h)) => Some(h),
-                _ => None,
-            })
-            .collect();
-        let all_host = args.iter().all(|a| !matches!(a, Some(Value::T(_))));
+        let all_host = args.iter().all(|a| !matches!(a, Some(Arg::T(_))));
         if all_host && host_ops::is_host_op(&n.op) {
+            let hosts: Vec<Option<&Host>> = (0..args.len()).map(|i| self.host(args, i)).collect();
             return Ok(vec![Value::H(host_ops::eval(n, &hosts, self.graph.opset)?)]);
         }
         let x = || self.tensor(n, args, 0, dev);
@@ -371,24 +372,8 @@ impl Program {
             }
             "Relu" => t(ops::activation(&x()?, ActivationKind::Relu, rule)),
             "Clip" => {
-                let bound = |i: usize, attr: &str, default: f32| -> R<f32> {
-                    if opset < 11 {
-                        return Ok(n.float(attr).unwrap_or(default));
-                    }
-                    match n.input(i) {
-                        None => Ok(default),
-                        Some(_) => self
-                            .host(args, i)
-                            .ok_or_else(|| "Clip bounds must be constants".to_string())?
-                            .scalar_f32(),
-                    }
-                };
-                let (lo, hi) = (
-                    bound(1, "min", f32::NEG_INFINITY)?,
-                    bound(2, "max", f32::INFINITY)?,
-                );
-                let x = x()?;
-                t(clip(&x, lo, hi, rule))
+                let (lo, hi) = self.graph.clip_bounds(n)?;
+                t(clip(&x()?, lo, hi, rule))
             }
             "LeakyRelu" => t(ops::leaky_relu(
                 &x()?,
@@ -625,20 +610,20 @@ impl Program {
             }
             "BatchNormalization" => {
                 let x = x()?;
-                let p = |i: usize| {
-                    self.host(args, i)
-                        .map(Host::to_f32)
-                        .ok_or("batch norm parameters must be constants")
+                let p = |i: usize| -> R<Vec<f32>> {
+                    let v = self
+                        .host(args, i)
+                        .ok_or("batch norm parameters must be constants")?;
+                    Ok(v.to_f32().iter().copied().collect())
                 };
                 let (g, b, m, v) = (p(1)?, p(2)?, p(3)?, p(4)?);
                 let eps = n.float("epsilon").unwrap_or(1e-5);
                 let ch = g.len();
-                let gi =
-                    |a: &ndarray::ArrayD<f32>, i: usize| a.iter().nth(i).copied().unwrap_or(0.0);
-                let scale: Vec<f32> = (0..ch)
-                    .map(|i| gi(&g, i) / (gi(&v, i) + eps).sqrt())
-                    .collect();
-                let shift: Vec<f32> = (0..ch).map(|i| gi(&b, i) - gi(&m, i) * scale[i]).collect();
+                if [&b, &m, &v].iter().any(|p| p.len() != ch) {
+                    return Err("batch norm parameters differ in length".into());
+                }
+                let scale: Vec<f32> = (0..ch).map(|i| g[i] / (v[i] + eps).sqrt()).collect();
+                let shift: Vec<f32> = (0..ch).map(|i| b[i] - m[i] * scale[i]).collect();
                 let mut shape = vec![1, ch];
                 shape.extend(std::iter::repeat_n(1, x.rank().saturating_sub(2)));
                 let s = c(Tensor::from_vec(scale, shape.clone(), dev))?;
@@ -732,7 +717,7 @@ impl Program {
         OnnxConv::new(&spec, x[2], x[3])
     }
 
-    fn gemm(&self, k: usize, n: &Node, args: &[Option<Value>], dev: &Device) -> R<Tensor> {
+    fn gemm(&self, k: usize, n: &Node, args: &[Option<Arg<'_>>], dev: &Device) -> R<Tensor> {
         let a = self.tensor(n, args, 0, dev)?;
         let a = if n.int("transA") == Some(1) {
             c(a.t().and_then(|a| a.contiguous()))?
@@ -857,7 +842,7 @@ impl Program {
         }
     }
 
-    fn pad(&self, n: &Node, args: &[Option<Value>], x: &Tensor) -> R<Tensor> {
+    fn pad(&self, n: &Node, args: &[Option<Arg<'_>>], x: &Tensor) -> R<Tensor> {
         let mode = n.string("mode").unwrap_or_else(|| "constant".into());
         let (pads, value) = if self.graph.opset >= 11 {
             let p = self

@@ -61,6 +61,28 @@ pub(super) fn valid_range(
     (lo.min(hi), hi)
 }
 
+/// Folds an eval-mode batch norm into a convolution's weight `[out, …]` and bias `[out]`,
+/// in float64: w' = w·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β.
+pub fn fold_batch_norm(
+    weight: &mut [f32],
+    bias: &mut [f32],
+    gamma: &[f32],
+    beta: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    eps: f64,
+) {
+    let out = bias.len();
+    let per_out = weight.len() / out.max(1);
+    for o in 0..out {
+        let scale = gamma[o] as f64 / (var[o] as f64 + eps).sqrt();
+        for w in &mut weight[o * per_out..(o + 1) * per_out] {
+            *w = (*w as f64 * scale) as f32;
+        }
+        bias[o] = ((bias[o] as f64 - mean[o] as f64) * scale + beta[o] as f64) as f32;
+    }
+}
+
 /// The weights and geometry of one convolution layer (square kernel).
 #[derive(Clone, Debug)]
 pub struct Conv2dParams {
@@ -172,18 +194,11 @@ impl Conv2dParams {
         var: &[f32],
         eps: f64,
     ) {
-        let per_out = self.weight.len() / self.out_channels;
         let mut bias = self
             .bias
             .take()
             .unwrap_or_else(|| vec![0.0; self.out_channels]);
-        for o in 0..self.out_channels {
-            let scale = gamma[o] as f64 / (var[o] as f64 + eps).sqrt();
-            for w in &mut self.weight[o * per_out..(o + 1) * per_out] {
-                *w = (*w as f64 * scale) as f32;
-            }
-            bias[o] = ((bias[o] as f64 - mean[o] as f64) * scale + beta[o] as f64) as f32;
-        }
+        fold_batch_norm(&mut self.weight, &mut bias, gamma, beta, mean, var, eps);
         self.bias = Some(bias);
         #[cfg(feature = "cuda")]
         {

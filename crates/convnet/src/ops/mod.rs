@@ -17,7 +17,7 @@ mod pointwise;
 
 pub use activation::{activation, ActivationKind};
 pub use chain::{chain, Chain, Stage};
-pub use conv::{conv2d, Conv2dParams, Padding};
+pub use conv::{conv2d, fold_batch_norm, Conv2dParams, Padding};
 pub use linear::{linear, LinearParams};
 pub use maxpool::{max_pool2d, MaxPool2d};
 pub use pointwise::{leaky_relu, sigmoid};

@@ -184,20 +184,7 @@ impl Preprocessing {
 /// torchvision's `CenterCrop`: offsets `round((len − crop) / 2)` with Python's
 /// half-to-even rounding; a crop larger than the image is padded with black, as there.
 pub fn centre_crop(img: &RgbImage, width: u32, height: u32) -> RgbImage {
-    let offset = |len: u32, crop: u32| -> i64 {
-        let d = len as i64 - crop as i64;
-        // round(d / 2) half to even: d/2 when d is even, else the even one of (d±1)/2.
-        if d % 2 == 0 {
-            d / 2
-        } else {
-            let lo = (d - 1).div_euclid(2);
-            if lo % 2 == 0 {
-                lo
-            } else {
-                lo + 1
-            }
-        }
-    };
+    let offset = |len: u32, crop: u32| ((len as f64 - crop as f64) / 2.0).round_ties_even() as i64;
     let (top, left) = (offset(img.height(), height), offset(img.width(), width));
     RgbImage::from_fn(width, height, |x, y| {
         let (sx, sy) = (x as i64 + left, y as i64 + top);
