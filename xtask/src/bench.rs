@@ -12,7 +12,7 @@ pub(crate) fn root() -> PathBuf {
         .to_path_buf()
 }
 
-fn shared() -> PathBuf {
+pub(crate) fn shared() -> PathBuf {
     std::env::var_os("DEEPINSIDE_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("../shared"))
@@ -48,10 +48,12 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join(".peer-venv/bin/python"));
     let mut only_methods = false;
+    let mut only_onnx = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--methods" => only_methods = true,
+            "--onnx" => only_onnx = true,
             "--peer-python" => {
                 peer_python = PathBuf::from(it.next().context("--peer-python needs a path")?)
             }
@@ -71,6 +73,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     }
     if only_methods {
         return crate::bench_methods::run(&peer_python);
+    }
+    if only_onnx {
+        return crate::bench_onnx::run(&peer_python);
     }
     let images = shared().join("data/ilsvrc-dev/images");
     let peer = |only: &str| -> anyhow::Result<Option<Value>> {
@@ -143,6 +148,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     speed_chart(&chart)?;
     segmentation(&peer_python)?;
     crate::bench_methods::run(&peer_python)?;
+    crate::bench_onnx::run(&peer_python)?;
     if !Path::new(&peer_python).exists() {
         eprintln!(
             "peer environment not found at {}; ratios need it",

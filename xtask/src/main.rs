@@ -1,9 +1,10 @@
 //! `cargo xtask <task>`: project chores that need more than one cargo command.
 //!
-//! - `bench [--peer-python PATH] [--setup-peer] [--methods]`: runs our criterion benchmarks
-//!   and, when the PyTorch peer environment exists, the peer script on the same machine in
-//!   the same run, then prints times and ratios (ours / peer); `--methods` runs only the
-//!   attribution methods against Captum.
+//! - `bench [--peer-python PATH] [--setup-peer] [--methods] [--onnx]`: runs our criterion
+//!   benchmarks and, when the PyTorch peer environment exists, the peer script on the same
+//!   machine in the same run, then prints times and ratios (ours / peer); `--methods` runs
+//!   only the attribution methods against Captum, `--onnx` only the ONNX models against the
+//!   PyTorch modules they were exported from.
 //! - `repro [--data DIR] [--out DIR] [...]`: regenerates the paper's figures and tables
 //!   (`deepinside repro`, built in release mode); options are passed through.
 //! - `fuzz [--runs N] [TARGET...]`: every cargo-fuzz target for N executions (default 10⁶).
@@ -12,11 +13,12 @@
 //!   (installing nvcc from PyPI if needed), compare with the CPU, time against PyTorch.
 mod bench;
 mod bench_methods;
+mod bench_onnx;
 mod fuzz;
 mod gpu_check;
 mod graph;
 
-const USAGE: &str = "usage: cargo xtask bench [--peer-python PATH] [--setup-peer] [--methods]
+const USAGE: &str = "usage: cargo xtask bench [--peer-python PATH] [--setup-peer] [--methods] [--onnx]
        cargo xtask repro [--data DIR] [--out DIR] [--limit N] [--steps N] [--resume]
        cargo xtask fuzz [--runs N] [TARGET...]
        cargo xtask graph [--check]

@@ -517,6 +517,28 @@ mod tests {
                 13,
             ),
             (mk(2, 2, 3, 1, Padding::symmetric(3), true, 9), 1, 4, 5),
+            // Dense strided convolutions take the polyphase im2col: a ResNet stem (7×7,
+            // stride 2, pad 3) on odd and even sides, and stride 3 with uneven padding.
+            (mk(4, 3, 7, 2, Padding::symmetric(3), false, 10), 1, 13, 10),
+            (
+                mk(
+                    3,
+                    2,
+                    7,
+                    3,
+                    Padding {
+                        left: 3,
+                        right: 0,
+                        top: 1,
+                        bottom: 2,
+                    },
+                    false,
+                    11,
+                ),
+                2,
+                11,
+                13,
+            ),
         ]
     }
 

@@ -84,19 +84,98 @@ fn is_pointwise(p: &Conv2dParams) -> bool {
     p.kernel == 1 && p.stride == 1 && p.padding == Default::default()
 }
 
+/// The polyphase view of one plane `[h, w]` for a stride `s`: `s·s` planes of
+/// `⌈h/s⌉ × ⌈w/s⌉`, phase `(py, px)` holding the pixels `(i·s + py, j·s + px)`. A strided
+/// convolution tap reads one phase at unit stride, so im2col and col2im become row copies
+/// instead of strided gathers and scatters (the stride-2 gather was half of a ResNet stem's
+/// forward pass). With `s = 1` there is one phase, the plane itself.
+struct Phases {
+    s: usize,
+    hp: usize,
+    wp: usize,
+}
+
+impl Phases {
+    fn new(h: usize, w: usize, s: usize) -> Self {
+        Phases {
+            s,
+            hp: h.div_ceil(s),
+            wp: w.div_ceil(s),
+        }
+    }
+    fn len(&self) -> usize {
+        self.s * self.s * self.hp * self.wp
+    }
+    /// Where the tap at kernel offset `k` (after `pad`) lands: its phase and the shift
+    /// from an output index to that phase's index (`i = o + shift`).
+    fn tap(&self, k: usize, pad: usize) -> (usize, isize) {
+        let d = k as isize - pad as isize;
+        let s = self.s as isize;
+        (d.rem_euclid(s) as usize, d.div_euclid(s))
+    }
+    fn plane_offset(&self, py: usize, px: usize) -> usize {
+        (py * self.s + px) * self.hp * self.wp
+    }
+    /// Splits `plane [h, w]` into the phases.
+    fn split(&self, plane: &[f32], w: usize, out: &mut [f32]) {
+        let h = plane.len() / w;
+        for py in 0..self.s {
+            for px in 0..self.s {
+                let dst = &mut out[self.plane_offset(py, px)..][..self.hp * self.wp];
+                for (i, row) in dst.chunks_mut(self.wp).enumerate() {
+                    let y = i * self.s + py;
+                    if y >= h {
+                        row.fill(0.0);
+                        continue;
+                    }
+                    let src = plane[y * w..(y + 1) * w].iter().skip(px).step_by(self.s);
+                    let n = src.len();
+                    for (d, v) in row.iter_mut().zip(src) {
+                        *d = *v;
+                    }
+                    row[n..].fill(0.0);
+                }
+            }
+        }
+    }
+    /// The inverse of `split`: writes the phases back onto `plane [h, w]`.
+    fn merge(&self, phases: &[f32], w: usize, plane: &mut [f32]) {
+        for (y, row) in plane.chunks_mut(w).enumerate() {
+            let (i, py) = (y / self.s, y % self.s);
+            for (x, d) in row.iter_mut().enumerate() {
+                let (j, px) = (x / self.s, x % self.s);
+                *d = phases[self.plane_offset(py, px) + i * self.wp + j];
+            }
+        }
+    }
+}
+
 /// Unrolls one image `[c, h, w]` into columns `[c·k·k, ho·wo]`.
 fn im2col(p: &Conv2dParams, x: &[f32], h: usize, w: usize, ho: usize, wo: usize, cols: &mut [f32]) {
     let k = p.kernel;
     let s = p.stride;
     let hw_out = ho * wo;
+    let ph = Phases::new(h, w, s);
     cols.par_chunks_mut(k * k * hw_out)
         .enumerate()
         .for_each(|(ci, block)| {
             let plane = &x[ci * h * w..(ci + 1) * h * w];
+            let split;
+            let src = if s == 1 {
+                plane
+            } else {
+                let mut buf = vec![0f32; ph.len()];
+                ph.split(plane, w, &mut buf);
+                split = buf;
+                &split[..]
+            };
             for ky in 0..k {
                 let (oy_lo, oy_hi) = valid_range(ho, h, s, ky, p.padding.top);
+                let (py, shift_y) = ph.tap(ky, p.padding.top);
                 for kx in 0..k {
                     let (ox_lo, ox_hi) = valid_range(wo, w, s, kx, p.padding.left);
+                    let (px, shift_x) = ph.tap(kx, p.padding.left);
+                    let phase = &src[ph.plane_offset(py, px)..][..ph.hp * ph.wp];
                     let row = &mut block[(ky * k + kx) * hw_out..(ky * k + kx + 1) * hw_out];
                     for oy in 0..ho {
                         let out = &mut row[oy * wo..(oy + 1) * wo];
@@ -104,18 +183,12 @@ fn im2col(p: &Conv2dParams, x: &[f32], h: usize, w: usize, ho: usize, wo: usize,
                             out.fill(0.0);
                             continue;
                         }
-                        let iy = oy * s + ky - p.padding.top;
                         out[..ox_lo].fill(0.0);
                         out[ox_hi..].fill(0.0);
-                        let src = &plane[iy * w..(iy + 1) * w];
-                        if s == 1 {
-                            let x0 = ox_lo + kx - p.padding.left;
-                            out[ox_lo..ox_hi].copy_from_slice(&src[x0..x0 + ox_hi - ox_lo]);
-                        } else {
-                            for ox in ox_lo..ox_hi {
-                                out[ox] = src[ox * s + kx - p.padding.left];
-                            }
-                        }
+                        let i = (oy as isize + shift_y) as usize;
+                        let j0 = (ox_lo as isize + shift_x) as usize;
+                        out[ox_lo..ox_hi]
+                            .copy_from_slice(&phase[i * ph.wp + j0..][..ox_hi - ox_lo]);
                     }
                 }
             }
@@ -135,38 +208,45 @@ fn col2im(
     let k = p.kernel;
     let s = p.stride;
     let hw_out = ho * wo;
+    let ph = Phases::new(h, w, s);
     dx.par_chunks_mut(h * w)
         .enumerate()
         .for_each(|(ci, plane)| {
-            plane.fill(0.0);
+            let mut split = if s == 1 {
+                Vec::new()
+            } else {
+                vec![0f32; ph.len()]
+            };
+            let acc: &mut [f32] = if s == 1 {
+                plane.fill(0.0);
+                &mut *plane
+            } else {
+                &mut split
+            };
             let block = &cols[ci * k * k * hw_out..(ci + 1) * k * k * hw_out];
             for ky in 0..k {
                 let (oy_lo, oy_hi) = valid_range(ho, h, s, ky, p.padding.top);
+                let (py, shift_y) = ph.tap(ky, p.padding.top);
                 for kx in 0..k {
                     let (ox_lo, ox_hi) = valid_range(wo, w, s, kx, p.padding.left);
                     if ox_lo >= ox_hi {
                         continue;
                     }
+                    let (px, shift_x) = ph.tap(kx, p.padding.left);
+                    let phase = &mut acc[ph.plane_offset(py, px)..][..ph.hp * ph.wp];
                     let row = &block[(ky * k + kx) * hw_out..(ky * k + kx + 1) * hw_out];
                     for oy in oy_lo..oy_hi {
-                        let iy = oy * s + ky - p.padding.top;
-                        let dst = &mut plane[iy * w..(iy + 1) * w];
-                        let src = &row[oy * wo..(oy + 1) * wo];
-                        if s == 1 {
-                            let x0 = ox_lo + kx - p.padding.left;
-                            for (d, v) in dst[x0..x0 + ox_hi - ox_lo]
-                                .iter_mut()
-                                .zip(&src[ox_lo..ox_hi])
-                            {
-                                *d += v;
-                            }
-                        } else {
-                            for ox in ox_lo..ox_hi {
-                                dst[ox * s + kx - p.padding.left] += src[ox];
-                            }
+                        let i = (oy as isize + shift_y) as usize;
+                        let j0 = (ox_lo as isize + shift_x) as usize;
+                        let dst = &mut phase[i * ph.wp + j0..][..ox_hi - ox_lo];
+                        for (d, v) in dst.iter_mut().zip(&row[oy * wo + ox_lo..oy * wo + ox_hi]) {
+                            *d += v;
                         }
                     }
                 }
+            }
+            if s != 1 {
+                ph.merge(&split, w, plane);
             }
         });
 }
