@@ -13,14 +13,15 @@
 //! and resumes from; [`summarise_attribution`] turns records back into the metrics.
 use crate::error::{Error, Result};
 use crate::evaluate::{
-    check_boxes, hit_strings, label_index, maxbox_hits, parse_hit_strings, IOU_LEVELS, THRESHOLDS,
+    annotation_window, check_boxes, hit_strings, label_index, maxbox_hits, parse_hit_strings,
+    IOU_LEVELS, THRESHOLDS,
 };
 use attribution::faithfulness::{pixel_curves, Curves, PixelCurves};
 use attribution::host::HostImage;
 use attribution::similarity::{spearman, ssim};
 use attribution::{explain, AttributionMethod, MethodSettings, Reduction};
 use convnet::preprocess::load_rgb;
-use convnet::{top_k, ImageModel, Target};
+use convnet::{top_k, ImageModel, InputWindow, Target};
 use ilsvrc::metrics::{pointing_hit, MaxBoxAcc, POINTING_TOLERANCE};
 use ilsvrc::{Dataset, Sample};
 use ndarray::Array2;
@@ -107,10 +108,11 @@ pub fn reduced_map(
         .map(Reduction::MaxAbs))
 }
 
-/// The map's maximum (first in row-major order), mapped from map pixels to the centre of
-/// the corresponding region of a `size` image.
-pub fn peak(map: &Array2<f32>, size: (u32, u32)) -> (f64, f64) {
-    let (h, w) = map.dim();
+/// The map's maximum (first in row-major order), mapped from map pixels (the map covers
+/// the model input pixel for pixel) through `window` to the centre of the corresponding
+/// region of the image, in that image's pixel coordinates.
+pub fn peak(map: &Array2<f32>, window: &InputWindow) -> (f64, f64) {
+    let w = map.ncols();
     let best = map
         .iter()
         .enumerate()
@@ -122,10 +124,8 @@ pub fn peak(map: &Array2<f32>, size: (u32, u32)) -> (f64, f64) {
             }
         });
     let (y, x) = (best.0 / w, best.0 % w);
-    (
-        (x as f64 + 0.5) * size.0 as f64 / w as f64 - 0.5,
-        (y as f64 + 0.5) * size.1 as f64 / h as f64 - 0.5,
-    )
+    let (cx, cy) = window.to_image(x as f64 + 0.5, y as f64 + 0.5);
+    (cx - 0.5, cy - 0.5)
 }
 
 /// An image as the model saw it and each method's map of it, by method name.
@@ -147,6 +147,7 @@ pub fn evaluate_attribution(
     let label = label_index(model, sample)?;
     let rgb = load_rgb(&data.path(sample))?;
     let size = sample.size.unwrap_or(rgb.dimensions());
+    let window = annotation_window(model, rgb.dimensions(), size);
     let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;
     let row: Vec<f32> = model.forward(&x)?.get(0)?.to_vec1()?;
     let image = HostImage::from_batch(&x, 0)?;
@@ -156,7 +157,7 @@ pub fn evaluate_attribution(
         let started = std::time::Instant::now();
         let map = reduced_map(model, &x, label, method, &eval.settings)?;
         let seconds = started.elapsed().as_secs_f64();
-        let p = peak(&map, size);
+        let p = peak(&map, &window);
         let curves = pixel_curves(model, &image, &map, &Target::Class(label), &eval.curves)?;
         let (mut rho, mut sim) = (Vec::new(), Vec::new());
         if let (true, Some(cascade)) = (sanity, &eval.cascade) {
@@ -171,7 +172,7 @@ pub fn evaluate_attribution(
             MethodRecord {
                 peak: p,
                 pointing_hit: pointing_hit(p.0, p.1, &sample.boxes, POINTING_TOLERANCE),
-                maxbox_hits: hit_strings(&maxbox_hits(&map, &sample.boxes, size)),
+                maxbox_hits: hit_strings(&maxbox_hits(&map, &sample.boxes, &window, size)),
                 deletion_auc: curves.deletion_auc(),
                 insertion_auc: curves.insertion_auc(),
                 curves,

@@ -9,7 +9,7 @@
 use crate::error::{Error, Result};
 use crate::localise::{localise, to_image_box, Preset};
 use convnet::preprocess::load_rgb;
-use convnet::{top_k, ImageModel};
+use convnet::{top_k, ImageModel, InputWindow};
 use ilsvrc::metrics::{Guess, MaxBoxAcc, Tally};
 use ilsvrc::{BoxF, Dataset, Sample};
 use ndarray::Array2;
@@ -123,11 +123,29 @@ fn centred(w: f64, h: f64, area: f64) -> BoxF {
     )
 }
 
-/// MaxBoxAccV2 hits of one map: min-max normalised to 0..255, thresholded at each τ, a box
-/// around every connected region (in the pixels of a `size` image), a hit if any box
-/// reaches IoU δ with a ground-truth box. One row per δ in [`IOU_LEVELS`].
-pub fn maxbox_hits(map: &Array2<f32>, gt: &[BoxF], size: (u32, u32)) -> Vec<Vec<bool>> {
-    let from = (map.ncols() as u32, map.nrows() as u32);
+/// Where a model input made from a `decoded`-size image lies in the pixels its annotation
+/// refers to (`size`): the preprocessing's window, rescaled.
+pub fn annotation_window(
+    model: &dyn ImageModel,
+    decoded: (u32, u32),
+    size: (u32, u32),
+) -> InputWindow {
+    model
+        .preprocessing()
+        .window(decoded.0, decoded.1)
+        .rescaled(decoded, size)
+}
+
+/// MaxBoxAccV2 hits of one map covering the model input: min-max normalised to 0..255,
+/// thresholded at each τ, a box around every connected region (mapped through `window`
+/// into the pixels of a `size` image), a hit if any box reaches IoU δ with a ground-truth
+/// box. One row per δ in [`IOU_LEVELS`].
+pub fn maxbox_hits(
+    map: &Array2<f32>,
+    gt: &[BoxF],
+    window: &InputWindow,
+    size: (u32, u32),
+) -> Vec<Vec<bool>> {
     let (lo, hi) = map
         .iter()
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
@@ -146,7 +164,7 @@ pub fn maxbox_hits(map: &Array2<f32>, gt: &[BoxF], size: (u32, u32)) -> Vec<Vec<
             let cut = (t as f32 / THRESHOLDS as f32 * 255.0).floor();
             segment::component_boxes(&scaled.mapv(|v| v > cut))
                 .iter()
-                .map(|b| to_image_box(*b, from, size).best_iou(gt))
+                .map(|b| to_image_box(*b, window, size).best_iou(gt))
                 .fold(0.0, f64::max)
         })
         .collect();
@@ -229,11 +247,11 @@ pub fn evaluate_image(
         });
     }
     let size = sample.size.unwrap_or(rgb.dimensions());
+    let window = annotation_window(model, rgb.dimensions(), size);
     let boxes = localise(model, preset, &shown, &x, 5, &[label])?;
     let (top, label_box) = boxes.split_at(5);
     let label_box = &label_box[0];
-    let to =
-        |b: &Option<segment::BoundingBox>| b.map(|b| to_image_box(b, shown.dimensions(), size));
+    let to = |b: &Option<segment::BoundingBox>| b.map(|b| to_image_box(b, &window, size));
     let label_bbox = to(&label_box.bbox);
     Ok(ImageResult {
         image: sample.id.clone(),
@@ -246,7 +264,7 @@ pub fn evaluate_image(
             label_box_iou: label_bbox.map(|b| b.best_iou(&sample.boxes)),
             gt: sample.boxes.clone(),
             baselines: Baselines::of(size.0 as f64, size.1 as f64),
-            maxbox_hits: hit_strings(&maxbox_hits(&label_box.map, &sample.boxes, size)),
+            maxbox_hits: hit_strings(&maxbox_hits(&label_box.map, &sample.boxes, &window, size)),
             notes: top
                 .iter()
                 .flat_map(|c| c.notes.iter().filter(|n| n.starts_with("no object")))

@@ -2,6 +2,7 @@
 //! the boxes over the image at its own size.
 use super::{to_image_box, ClassBox};
 use attribution::render::{grid, heatmap};
+use convnet::InputWindow;
 use ilsvrc::BoxF;
 use image::{Rgb, RgbImage};
 use ndarray::Array2;
@@ -51,8 +52,13 @@ pub fn steps_figure(image: &RgbImage, c: &ClassBox, ground_truth: &[BoxF]) -> Rg
         draw_box(&mut boxed, b, [230, 30, 30], 2);
     }
     if let Some(b) = c.bbox {
-        let b = to_image_box(b, image.dimensions(), image.dimensions());
-        draw_box(&mut boxed, &b, [40, 220, 60], 2);
+        let same = InputWindow::stretch(image.dimensions(), image.dimensions());
+        draw_box(
+            &mut boxed,
+            &to_image_box(b, &same, image.dimensions()),
+            [40, 220, 60],
+            2,
+        );
     }
     let tiles = vec![
         (image.clone(), "image".to_string()),
@@ -94,8 +100,13 @@ pub fn presets_figure(
     }
     for (c, colour) in [(paper, [240, 220, 40]), (best, [40, 220, 60])] {
         if let Some(b) = c.bbox {
-            let b = to_image_box(b, image.dimensions(), image.dimensions());
-            draw_box(&mut boxed, &b, colour, 2);
+            let same = InputWindow::stretch(image.dimensions(), image.dimensions());
+            draw_box(
+                &mut boxed,
+                &to_image_box(b, &same, image.dimensions()),
+                colour,
+                2,
+            );
         }
     }
     let tiles = vec![
@@ -109,30 +120,27 @@ pub fn presets_figure(
     grid(&tiles, tiles.len())
 }
 
-/// The boxes over the image at its own size (`rgb`, decoded; `shown` is the model-size
-/// image the boxes were made on): the top-1 object tinted green, the top-1 box green and
-/// thick, the other classes' boxes yellow, ground truth (`ground_truth`, in `rgb`'s pixels)
-/// red.
+/// The boxes over the image at its own size (`rgb`, decoded; `window` is where the
+/// model input the boxes were made on lies in it, [`convnet::Preprocessing::window`]): the
+/// top-1 object tinted green, the top-1 box green and thick, the other classes' boxes
+/// yellow, ground truth (`ground_truth`, in `rgb`'s pixels) red.
 pub fn boxes_picture(
     rgb: &RgbImage,
-    shown: (u32, u32),
+    window: &InputWindow,
     boxes: &[ClassBox],
     ground_truth: &[BoxF],
 ) -> RgbImage {
-    let (sx, sy) = (
-        rgb.width() as f64 / shown.0 as f64,
-        rgb.height() as f64 / shown.1 as f64,
-    );
-    let to_image = |b| to_image_box(b, shown, rgb.dimensions());
+    let to_image = |b| to_image_box(b, window, rgb.dimensions());
     let mut pic = rgb.clone();
     if let Some(top) = boxes.first() {
         let mask = &top.segmentation.object;
         for (x, y, p) in pic.enumerate_pixels_mut() {
-            let (mx, my) = (
-                ((x as f64 / sx) as usize).min(mask.ncols() - 1),
-                ((y as f64 / sy) as usize).min(mask.nrows() - 1),
-            );
-            if mask[(my, mx)] {
+            let (mx, my) = window.to_input(x as f64 + 0.5, y as f64 + 0.5);
+            let inside = mx >= 0.0
+                && my >= 0.0
+                && (mx as usize) < mask.ncols()
+                && (my as usize) < mask.nrows();
+            if inside && mask[(my as usize, mx as usize)] {
                 *p = Rgb([
                     (p[0] as u16 / 2 + 60) as u8,
                     (p[1] as u16 / 2 + 110) as u8,

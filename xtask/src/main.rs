@@ -18,7 +18,8 @@ mod fuzz;
 mod gpu_check;
 mod graph;
 
-const USAGE: &str = "usage: cargo xtask bench [--peer-python PATH] [--setup-peer] [--methods] [--onnx]
+const USAGE: &str =
+    "usage: cargo xtask bench [--peer-python PATH] [--setup-peer] [--methods] [--onnx]
        cargo xtask repro [--data DIR] [--out DIR] [--limit N] [--steps N] [--resume]
        cargo xtask fuzz [--runs N] [TARGET...]
        cargo xtask graph [--check]

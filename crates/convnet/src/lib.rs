@@ -40,6 +40,6 @@ pub use models::{
     ImageModel, LayerInfo, LinearPixelModel, ModelInfo, ModelKind, PaperNet, Vgg16, WeightGroup,
 };
 pub use onnx::{GraphSummary, OnnxModel, OnnxOptions};
-pub use preprocess::{Preprocessing, Resize};
+pub use preprocess::{InputWindow, Preprocessing, Resize};
 pub use rule::BackwardRule;
 pub use target::{top_k, ResolvedTarget, Target};

@@ -223,7 +223,7 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let n = w * h;
-        let val = |k: u64| ((seed.wrapping_mul(6364136223846793005).wrapping_add(k * 1442695040888963407) >> 33) % 1000) as f64 / 37.0;
+        let val = |k: u64| ((seed.wrapping_mul(6364136223846793005).wrapping_add(k.wrapping_mul(1442695040888963407)) >> 33) % 1000) as f64 / 37.0;
         let weight = |p: usize, q: usize, diag: bool| val((p * 31 + q) as u64) * if diag { 0.5 } else { 1.0 };
         let source: Vec<f64> = (0..n).map(|u| val(10_000 + u as u64)).collect();
         let sink: Vec<f64> = (0..n).map(|u| val(20_000 + u as u64)).collect();

@@ -14,7 +14,7 @@ use deepinside::convnet::preprocess::load_rgb;
 use deepinside::convnet::ImageModel;
 use deepinside::ilsvrc::BoxF;
 use deepinside::localise::{
-    boxes_picture, localise, steps_figure, to_image_box, Preset, PRESET_HELP,
+    boxes_picture, localise, steps_figure, to_image_box, to_input_box, Preset, PRESET_HELP,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -96,11 +96,8 @@ fn one(
     let rgb = load_rgb(path)?;
     let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;
     let boxes = localise(model, preset, &shown, &x, args.top.max(1), &[])?;
-    let (sx, sy) = (
-        rgb.width() as f64 / shown.width() as f64,
-        rgb.height() as f64 / shown.height() as f64,
-    );
-    let to_image = |b| to_image_box(b, shown.dimensions(), rgb.dimensions());
+    let window = model.preprocessing().window(rgb.width(), rgb.height());
+    let to_image = |b| to_image_box(b, &window, rgb.dimensions());
     // Ground truth in the decoded image's pixels.
     let known: Option<Vec<BoxF>> = gt
         .get(&path.canonicalize().unwrap_or_else(|_| path.to_path_buf()))
@@ -114,14 +111,11 @@ fn one(
     let files = figures.map(|queue| {
         let file = |kind: &str| args.out.join(format!("{stem}_{kind}.png"));
         let known_rgb = known.map_or(&[][..], |k| k.as_slice());
-        let pic = boxes_picture(&rgb, shown.dimensions(), &boxes, known_rgb);
+        let pic = boxes_picture(&rgb, &window, &boxes, known_rgb);
         queue.save(pic, file("boxes"));
         queue.save(heatmap(&boxes[0].map), file("saliency"));
         // The paper's Fig. 3 for the top-1 class, at the model's input size.
-        let known_shown: Vec<BoxF> = known_rgb
-            .iter()
-            .map(|b| BoxF::new(b.x0 / sx, b.y0 / sy, b.x1 / sx, b.y1 / sy))
-            .collect();
+        let known_shown: Vec<BoxF> = known_rgb.iter().map(|b| to_input_box(b, &window)).collect();
         queue.save(steps_figure(&shown, &boxes[0], &known_shown), file("steps"));
         serde_json::json!({
             "boxes": file("boxes").display().to_string(),

@@ -14,8 +14,11 @@ use deepinside::attribution::{
     attribute, ten_crop, Attribution, Method, Reduction, Target, TenCrop,
 };
 use deepinside::convnet::preprocess::load_rgb;
+use deepinside::convnet::InputWindow;
 use deepinside::convnet::{ForwardOptions, ImageModel, PaperNet};
-use deepinside::localise::{localise, steps_figure, to_image_box, Preset, BEST_SHORT_SIDE};
+use deepinside::localise::{
+    localise, steps_figure, to_image_box, to_input_box, Preset, BEST_SHORT_SIDE,
+};
 use deepinside::synthesis::Settings;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -441,7 +444,12 @@ fn localisation_figure(
         let rgb = load_rgb(path)?;
         let (shown, x) = model.preprocessing().prepare(&rgb, model.device())?;
         let boxes = localise(model, &preset, &shown, &x, 1, &[])?;
-        let gt = info.boxes_in(rgb.dimensions(), shown.dimensions());
+        let window = model.preprocessing().window(rgb.width(), rgb.height());
+        let gt: Vec<_> = info
+            .boxes_in(rgb.dimensions(), rgb.dimensions())
+            .iter()
+            .map(|b| to_input_box(b, &window))
+            .collect();
         let png = out
             .join("figures")
             .join(format!("fig3-{}.png", stem(&info.id)));
@@ -450,7 +458,7 @@ fn localisation_figure(
             .bbox
             .map(|b| {
                 let size = shown.dimensions();
-                to_image_box(b, size, size).best_iou(&gt)
+                to_image_box(b, &InputWindow::stretch(size, size), size).best_iou(&gt)
             })
             .unwrap_or(0.0);
         let class = class_name(model, boxes[0].class);

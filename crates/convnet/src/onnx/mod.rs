@@ -18,6 +18,8 @@ mod model;
 mod preprocessor;
 mod proto;
 mod run;
+#[cfg(test)]
+mod tests;
 
 pub use labels::load_labels;
 pub use model::{GraphSummary, OnnxModel, OnnxOptions};

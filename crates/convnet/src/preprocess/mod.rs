@@ -85,17 +85,40 @@ impl Preprocessing {
             Resize::Squash => pillow_bilinear(img, self.width, self.height),
             Resize::ShorterSideThenCrop(side) => {
                 let (w, h) = img.dimensions();
-                let (rw, rh) = if w <= h {
-                    (side, (side as u64 * h as u64 / w.max(1) as u64) as u32)
-                } else {
-                    ((side as u64 * w as u64 / h.max(1) as u64) as u32, side)
-                };
+                let (rw, rh) = shorter_side_size(w, h, side);
                 let resized = if (rw, rh) == (w, h) {
                     img.clone()
                 } else {
                     pillow_bilinear(img, rw, rh)
                 };
                 centre_crop(&resized, self.width, self.height)
+            }
+        }
+    }
+
+    /// Where the model input made from a `width × height` image lies in that image: the
+    /// whole image for [`Resize::Squash`], the centre crop's rectangle for
+    /// [`Resize::ShorterSideThenCrop`] (partly outside the image when the crop is larger
+    /// than the resized image, which is padded). Boxes and points found on the input map
+    /// back through it.
+    pub fn window(&self, width: u32, height: u32) -> InputWindow {
+        let (iw, ih) = (self.width as f64, self.height as f64);
+        match self.resize {
+            Resize::Squash => InputWindow {
+                left: 0.0,
+                top: 0.0,
+                scale_x: width as f64 / iw,
+                scale_y: height as f64 / ih,
+            },
+            Resize::ShorterSideThenCrop(side) => {
+                let (rw, rh) = shorter_side_size(width, height, side);
+                let (sx, sy) = (width as f64 / rw as f64, height as f64 / rh as f64);
+                InputWindow {
+                    left: crop_offset(rw, self.width) as f64 * sx,
+                    top: crop_offset(rh, self.height) as f64 * sy,
+                    scale_x: sx,
+                    scale_y: sy,
+                }
             }
         }
     }
@@ -181,11 +204,80 @@ impl Preprocessing {
     }
 }
 
+/// The rectangle of an image that a model input covers, in the image's continuous pixel
+/// coordinates (pixel `i` spans `[i, i + 1)`): input pixel edge `x` lies at image
+/// coordinate `left + x · scale_x`, and likewise down.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct InputWindow {
+    pub left: f64,
+    pub top: f64,
+    pub scale_x: f64,
+    pub scale_y: f64,
+}
+
+impl InputWindow {
+    /// An input that is the image, resampled from `from` to `to` pixels.
+    pub fn stretch(from: (u32, u32), to: (u32, u32)) -> Self {
+        InputWindow {
+            left: 0.0,
+            top: 0.0,
+            scale_x: to.0 as f64 / from.0.max(1) as f64,
+            scale_y: to.1 as f64 / from.1.max(1) as f64,
+        }
+    }
+
+    /// The same window in the pixels of the image resampled from `from` to `to` (e.g. the
+    /// size an annotation's boxes refer to).
+    pub fn rescaled(&self, from: (u32, u32), to: (u32, u32)) -> Self {
+        let (fx, fy) = (
+            to.0 as f64 / from.0.max(1) as f64,
+            to.1 as f64 / from.1.max(1) as f64,
+        );
+        InputWindow {
+            left: self.left * fx,
+            top: self.top * fy,
+            scale_x: self.scale_x * fx,
+            scale_y: self.scale_y * fy,
+        }
+    }
+
+    /// Image coordinates of the input coordinates `(x, y)`.
+    pub fn to_image(&self, x: f64, y: f64) -> (f64, f64) {
+        (self.left + x * self.scale_x, self.top + y * self.scale_y)
+    }
+
+    /// Input coordinates of the image coordinates `(x, y)`.
+    pub fn to_input(&self, x: f64, y: f64) -> (f64, f64) {
+        (
+            (x - self.left) / self.scale_x,
+            (y - self.top) / self.scale_y,
+        )
+    }
+}
+
+/// The size torchvision's `Resize(side)` gives a `w × h` image: the shorter side `side`,
+/// the longer one in proportion, truncated.
+fn shorter_side_size(w: u32, h: u32, side: u32) -> (u32, u32) {
+    if w <= h {
+        (side, (side as u64 * h as u64 / w.max(1) as u64) as u32)
+    } else {
+        ((side as u64 * w as u64 / h.max(1) as u64) as u32, side)
+    }
+}
+
+/// torchvision's `CenterCrop` offset of a `crop` from a side of `len`: `round((len −
+/// crop) / 2)` with Python's half-to-even rounding (negative when the crop is larger).
+fn crop_offset(len: u32, crop: u32) -> i64 {
+    ((len as f64 - crop as f64) / 2.0).round_ties_even() as i64
+}
+
 /// torchvision's `CenterCrop`: offsets `round((len − crop) / 2)` with Python's
 /// half-to-even rounding; a crop larger than the image is padded with black, as there.
 pub fn centre_crop(img: &RgbImage, width: u32, height: u32) -> RgbImage {
-    let offset = |len: u32, crop: u32| ((len as f64 - crop as f64) / 2.0).round_ties_even() as i64;
-    let (top, left) = (offset(img.height(), height), offset(img.width(), width));
+    let (top, left) = (
+        crop_offset(img.height(), height),
+        crop_offset(img.width(), width),
+    );
     RgbImage::from_fn(width, height, |x, y| {
         let (sx, sy) = (x as i64 + left, y as i64 + top);
         if sx < 0 || sy < 0 || sx >= img.width() as i64 || sy >= img.height() as i64 {
@@ -218,6 +310,41 @@ mod tests {
             e.normalise(&RgbImage::from_pixel(1, 1, image::Rgb([127, 255, 0]))),
             vec![0.0, 1.0, -127.0 / 128.0]
         );
+    }
+
+    #[test]
+    fn the_window_maps_input_pixels_back_onto_the_image() {
+        // A bright square at x 300..320, y 100..120 of a 500 × 375 image.
+        let img = RgbImage::from_fn(500, 375, |x, y| {
+            let on = (300..320).contains(&x) && (100..120).contains(&y);
+            image::Rgb([if on { 255 } else { 0 }; 3])
+        });
+        let mut p = Preprocessing::torchvision_imagenet();
+        for resize in [Resize::Squash, Resize::ShorterSideThenCrop(256)] {
+            p.resize = resize;
+            let shown = p.resize(&img);
+            let (mut sx, mut sy, mut n) = (0.0, 0.0, 0.0);
+            for (x, y, px) in shown.enumerate_pixels() {
+                let v = px[0] as f64;
+                (sx, sy, n) = (sx + v * (x as f64 + 0.5), sy + v * (y as f64 + 0.5), n + v);
+            }
+            let (cx, cy) = p.window(500, 375).to_image(sx / n, sy / n);
+            assert!(
+                (cx - 310.0).abs() < 1.0 && (cy - 110.0).abs() < 1.0,
+                "{resize:?}: ({cx}, {cy})"
+            );
+            let w = p.window(500, 375);
+            let (ix, iy) = w.to_input(cx, cy);
+            assert!((ix - sx / n).abs() < 1e-9 && (iy - sy / n).abs() < 1e-9);
+        }
+        // 500 × 375 → 341 × 256, crop offsets round(58.5) = 58 and 16.
+        p.resize = Resize::ShorterSideThenCrop(256);
+        let w = p.window(500, 375);
+        assert!((w.left - 58.0 * 500.0 / 341.0).abs() < 1e-12);
+        assert!((w.top - 16.0 * 375.0 / 256.0).abs() < 1e-12);
+        // In the pixels of the same image annotated at half size.
+        let half = w.rescaled((500, 375), (250, 187));
+        assert!((half.left - w.left / 2.0).abs() < 1e-12);
     }
 
     #[test]
