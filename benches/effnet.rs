@@ -7,6 +7,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 /// The same allocator and settings as the `deepinside` binary (see docs/performance.md).
 #[path = "../crates/cli/src/allocator.rs"]
 mod allocator;
+#[path = "../crates/cli/src/candle_pool.rs"]
+mod candle_pool;
 
 fn input(batch: usize) -> Tensor {
     // A smooth deterministic image in normalised units.
@@ -29,6 +31,7 @@ fn saliency_pass(model: &dyn ImageModel, x: &Tensor, class: usize) -> Tensor {
 
 fn bench(c: &mut Criterion) {
     allocator::keep_freed_pages();
+    candle_pool::park_idle_workers_sooner();
     let model = load_model(ModelKind::EfficientNetLite0, None, &Device::Cpu)
         .expect("EfficientNet-Lite0 weights");
     let mut g = c.benchmark_group("efficientnet-lite0");

@@ -9,9 +9,12 @@ use criterion::{criterion_group, criterion_main, Criterion};
 
 #[path = "../crates/cli/src/allocator.rs"]
 mod allocator;
+#[path = "../crates/cli/src/candle_pool.rs"]
+mod candle_pool;
 
 fn bench(c: &mut Criterion) {
     allocator::keep_freed_pages();
+    candle_pool::park_idle_workers_sooner();
     let model = load_model(ModelKind::EfficientNetLite0, None, &Device::Cpu)
         .expect("EfficientNet-Lite0 weights");
     let v: Vec<f32> = (0..3 * 224 * 224)

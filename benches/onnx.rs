@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 #[path = "../crates/cli/src/allocator.rs"]
 mod allocator;
+#[path = "../crates/cli/src/candle_pool.rs"]
+mod candle_pool;
 
 /// The models measured by default: the chain-shaped Lite0 (fused path), two inverted-residual
 /// networks with squeeze-excitation or ReLU6, and a residual network (node-by-node path).
@@ -33,6 +35,7 @@ fn saliency_pass(model: &dyn ImageModel, x: &Tensor, rule: BackwardRule) -> Tens
 
 fn bench(c: &mut Criterion) {
     allocator::keep_freed_pages();
+    candle_pool::park_idle_workers_sooner();
     let shared = std::env::var_os("DEEPINSIDE_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));

@@ -1,6 +1,7 @@
 //! `deepinside`: the command line over the deepinside crates. Each subcommand lives in
 //! its own module under `commands/`; this file only parses and dispatches.
 mod allocator;
+mod candle_pool;
 mod commands;
 mod demo_images;
 mod gallery;
@@ -44,6 +45,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     allocator::keep_freed_pages();
+    candle_pool::park_idle_workers_sooner();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Classify(a) => commands::classify::run(a),
