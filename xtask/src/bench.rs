@@ -67,6 +67,13 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
                     bail!("peer setup failed");
                 }
                 peer_python = venv.join("bin/python");
+                // The metrics peer of the attribution eval (not in the shared setup).
+                let status = Command::new(venv.join("bin/pip"))
+                    .args(["install", "--quiet", "quantus==0.6.0"])
+                    .status()?;
+                if !status.success() {
+                    bail!("installing Quantus into the peer environment failed");
+                }
             }
             other => bail!("unknown option {other}"),
         }
