@@ -4,18 +4,13 @@ use candle_core::{DType, Device, Tensor, Var};
 use convnet::{load_model, BackwardRule, ForwardOptions, ImageModel, ModelKind};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-/// The same allocator and settings as the `deepinside` binary (see docs/performance.md).
 #[path = "../crates/cli/src/allocator.rs"]
 mod allocator;
 #[path = "../crates/cli/src/candle_pool.rs"]
 mod candle_pool;
-
-fn input(batch: usize) -> Tensor {
-    // A smooth deterministic image in normalised units.
-    let n = batch * 3 * 224 * 224;
-    let v: Vec<f32> = (0..n).map(|i| ((i % 997) as f32 * 0.013).sin()).collect();
-    Tensor::from_vec(v, (batch, 3, 224, 224), &Device::Cpu).unwrap()
-}
+/// The same allocator and settings as the `deepinside` binary (see docs/performance.md).
+#[path = "support/input.rs"]
+mod input;
 
 fn saliency_pass(model: &dyn ImageModel, x: &Tensor, class: usize) -> Tensor {
     let v = Var::from_tensor(x).unwrap();
@@ -37,7 +32,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("efficientnet-lite0");
     g.sample_size(20);
     for batch in [1usize, 16] {
-        let x = input(batch);
+        let x = input::smooth_batch(batch);
         g.throughput(Throughput::Elements(batch as u64));
         g.bench_with_input(BenchmarkId::new("forward", batch), &x, |b, x| {
             b.iter(|| model.forward(x).unwrap().to_dtype(DType::F32).unwrap())
@@ -81,7 +76,7 @@ fn bench_cuda(c: &mut Criterion) {
     let mut g = c.benchmark_group("efficientnet-lite0-cuda");
     g.sample_size(20);
     for batch in [1usize, 16, 64] {
-        let x = input(batch).to_device(&gpu).unwrap();
+        let x = input::smooth_batch(batch).to_device(&gpu).unwrap();
         g.throughput(Throughput::Elements(batch as u64));
         g.bench_with_input(BenchmarkId::new("forward+input-grad", batch), &x, |b, x| {
             b.iter(|| {

@@ -3,7 +3,7 @@
 //! with 50 Gauss–Legendre steps, occlusion with a 16-pixel window at stride 8, SmoothGrad
 //! with 50 samples, RISE with 4000 masks. `cargo xtask bench` prints the ratios.
 use attribution::{explain, AttributionMethod, MethodSettings, SmoothVariant};
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use convnet::{load_model, ModelKind, Target};
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -11,16 +11,15 @@ use criterion::{criterion_group, criterion_main, Criterion};
 mod allocator;
 #[path = "../crates/cli/src/candle_pool.rs"]
 mod candle_pool;
+#[path = "support/input.rs"]
+mod input;
 
 fn bench(c: &mut Criterion) {
     allocator::keep_freed_pages();
     candle_pool::park_idle_workers_sooner();
     let model = load_model(ModelKind::EfficientNetLite0, None, &Device::Cpu)
         .expect("EfficientNet-Lite0 weights");
-    let v: Vec<f32> = (0..3 * 224 * 224)
-        .map(|i| ((i % 997) as f32 * 0.013).sin())
-        .collect();
-    let x = Tensor::from_vec(v, (1, 3, 224, 224), &Device::Cpu).unwrap();
+    let x = input::smooth_batch(1);
     let target = Target::Class(0);
     let settings = MethodSettings::default();
     let mut g = c.benchmark_group("methods");

@@ -4,7 +4,7 @@
 //! `DEEPINSIDE_BENCH_ONNX=a,b` picks models. `cargo xtask bench --onnx` runs the PyTorch
 //! peer on the same architectures (`xtask/peers/onnx_peer.py`) before and after, and prints
 //! the ratios.
-use candle_core::{Device, Tensor, Var};
+use candle_core::{Tensor, Var};
 use convnet::{BackwardRule, ForwardOptions, ImageModel, OnnxModel};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::path::PathBuf;
@@ -13,16 +13,12 @@ use std::path::PathBuf;
 mod allocator;
 #[path = "../crates/cli/src/candle_pool.rs"]
 mod candle_pool;
+#[path = "support/input.rs"]
+mod input;
 
 /// The models measured by default: the chain-shaped Lite0 (fused path), two inverted-residual
 /// networks with squeeze-excitation or ReLU6, and a residual network (node-by-node path).
 const DEFAULT_MODELS: &str = "lite0,mobilenet_v2,efficientnet_b0,tinyresnet";
-
-fn input(batch: usize) -> Tensor {
-    let n = batch * 3 * 224 * 224;
-    let v: Vec<f32> = (0..n).map(|i| ((i % 997) as f32 * 0.013).sin()).collect();
-    Tensor::from_vec(v, (batch, 3, 224, 224), &Device::Cpu).unwrap()
-}
 
 fn saliency_pass(model: &dyn ImageModel, x: &Tensor, rule: BackwardRule) -> Tensor {
     let v = Var::from_tensor(x).unwrap();
@@ -48,8 +44,8 @@ fn bench(c: &mut Criterion) {
         return;
     }
     let models = std::env::var("DEEPINSIDE_BENCH_ONNX").unwrap_or_else(|_| DEFAULT_MODELS.into());
-    let x16 = input(16);
-    let x1 = input(1);
+    let x16 = input::smooth_batch(16);
+    let x1 = input::smooth_batch(1);
     for name in models.split(',').filter(|s| !s.is_empty()) {
         let path = dir.join(name).join("model.onnx");
         let model = OnnxModel::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -19,7 +19,7 @@ pub(crate) fn shared() -> PathBuf {
 }
 
 /// Median time in milliseconds per element of one criterion benchmark.
-fn criterion_ms(group: &str, id: &str, param: usize) -> anyhow::Result<f64> {
+pub(crate) fn criterion_ms(group: &str, id: &str, param: usize) -> anyhow::Result<f64> {
     let path = root()
         .join("target/criterion")
         .join(group)
@@ -33,6 +33,18 @@ fn criterion_ms(group: &str, id: &str, param: usize) -> anyhow::Result<f64> {
         .as_f64()
         .context("no median in estimates.json")?;
     Ok(ns / 1e6 / param as f64)
+}
+
+/// Runs a peer script and parses the JSON object on its last JSON line (the scripts'
+/// libraries print lines of their own before it).
+pub(crate) fn peer_json(cmd: &mut Command) -> anyhow::Result<Value> {
+    let out = run_cmd(cmd)?;
+    let json = out
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .with_context(|| format!("no JSON from {cmd:?}"))?;
+    Ok(serde_json::from_str(json)?)
 }
 
 pub(crate) fn run_cmd(cmd: &mut Command) -> anyhow::Result<String> {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
 
-use super::bench::{root, run_cmd, shared};
+use super::bench::{peer_json, root, run_cmd, shared};
 
 fn criterion_ms(id: &str) -> anyhow::Result<f64> {
     let path = root()
@@ -31,17 +31,11 @@ fn peer(python: &Path, only: &str, runs: usize) -> anyhow::Result<Option<Value>>
     if !python.exists() {
         return Ok(None);
     }
-    let out = run_cmd(
+    Ok(Some(peer_json(
         Command::new(python)
             .arg(root().join("xtask/peers/methods_peer.py"))
             .args(["--only", only, "--runs", &runs.to_string()]),
-    )?;
-    let json = out
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .context("no JSON from the peer")?;
-    Ok(Some(serde_json::from_str(json)?))
+    )?))
 }
 
 pub fn run(peer_python: &Path) -> anyhow::Result<()> {
@@ -137,15 +131,13 @@ fn attribution_eval(python: &Path) -> anyhow::Result<Vec<Value>> {
             .output()
             .is_ok_and(|o| o.status.success());
     let theirs: Option<Value> = if has_quantus {
-        let out = run_cmd(
+        Some(peer_json(
             Command::new(python)
                 .arg(root().join("xtask/peers/quantus_peer.py"))
                 .arg(shared())
                 .args(["--images", &EVAL_IMAGES.to_string()])
                 .args(["--methods", &EVAL_METHODS.map(|(m, _)| m).join(",")]),
-        )?;
-        let json = out.lines().rev().find(|l| l.starts_with('{'));
-        json.map(serde_json::from_str).transpose()?
+        )?)
     } else {
         None
     };

@@ -2,51 +2,27 @@
 //! `shared/reference/onnx/` through our ONNX interpreter (`benches/onnx.rs`) beside the
 //! PyTorch modules they were exported from (`xtask/peers/onnx_peer.py`), peer before and
 //! after ours so both see the same machine, and onnxruntime's forward pass for scale.
-use anyhow::{bail, Context};
+use anyhow::bail;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
 
-use super::bench::{root, run_cmd, shared};
+use super::bench::{criterion_ms, peer_json, root, shared};
 
 /// The models measured: the chain-shaped Lite0 (fused path), two inverted-residual
 /// networks (squeeze-excitation and SiLU; ReLU6) and a residual network.
 const MODELS: &str = "lite0,mobilenet_v2,efficientnet_b0,tinyresnet";
 
-/// Median milliseconds per image of one criterion benchmark of `benches/onnx.rs`.
-fn ours_ms(model: &str, id: &str, batch: usize) -> anyhow::Result<f64> {
-    let path = root()
-        .join("target/criterion")
-        .join(format!("onnx-{model}"))
-        .join(id)
-        .join(batch.to_string())
-        .join("new/estimates.json");
-    let v: Value = serde_json::from_str(
-        &std::fs::read_to_string(&path).with_context(|| path.display().to_string())?,
-    )?;
-    Ok(v["median"]["point_estimate"]
-        .as_f64()
-        .context("no median in estimates.json")?
-        / 1e6
-        / batch as f64)
-}
-
 fn peer(python: &Path) -> anyhow::Result<Option<Value>> {
     if !python.exists() {
         return Ok(None);
     }
-    let out = run_cmd(
+    Ok(Some(peer_json(
         Command::new(python)
             .arg(root().join("xtask/peers/onnx_peer.py"))
             .arg(shared())
             .args(["--threads", "2", "--models", MODELS]),
-    )?;
-    let json = out
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .context("no JSON from the ONNX peer")?;
-    Ok(Some(serde_json::from_str(json)?))
+    )?))
 }
 
 pub fn run(peer_python: &Path) -> anyhow::Result<()> {
@@ -82,7 +58,7 @@ pub fn run(peer_python: &Path) -> anyhow::Result<()> {
             ("gradient", 1, "gradient_b1", "gradient, batch 1"),
             ("guided", 1, "guided_b1", "guided backprop, batch 1"),
         ] {
-            let ours = ours_ms(model, id, batch)?;
+            let ours = criterion_ms(&format!("onnx-{model}"), id, batch)?;
             let theirs = best(model, key);
             let ort = (id == "forward")
                 .then(|| best(model, "ort_forward_b16"))

@@ -40,21 +40,13 @@ fn classify_and_saliency_run_an_onnx_model() {
     ok(&out);
     assert_eq!(json_lines(&out)[0]["top5"][0]["index"], 388);
     let dir = tempfile::tempdir().unwrap();
-    let out = deepinside(
-        &[
-            "saliency",
-            "--model",
-            s(&model),
-            "--method",
-            "guided",
-            "--crops",
-            "10",
-            "--out",
-            s(dir.path()),
-            s(&img),
-        ],
-        &[],
-    );
+    let saliency = |extra: &[&str]| {
+        let mut args = vec!["saliency", "--model", s(&model), "--out", s(dir.path())];
+        args.extend_from_slice(extra);
+        args.push(s(&img));
+        deepinside(&args, &[])
+    };
+    let out = saliency(&["--method", "guided", "--crops", "10"]);
     ok(&out);
     let line = &json_lines(&out)[0];
     let graph = &line["graph"];
@@ -66,38 +58,10 @@ fn classify_and_saliency_run_an_onnx_model() {
     assert_eq!(shape, vec![256, 256]);
     assert_eq!(line["map_shape"], serde_json::json!([256, 256]));
     // A channel of a named node output.
-    let out = deepinside(
-        &[
-            "saliency",
-            "--model",
-            s(&model),
-            "--layer",
-            "/_blocks.4/Add_output_0",
-            "--channel",
-            "3",
-            "--out",
-            s(dir.path()),
-            s(&img),
-        ],
-        &[],
-    );
+    let out = saliency(&["--layer", "/_blocks.4/Add_output_0", "--channel", "3"]);
     ok(&out);
     // An unknown layer is an error listing the graph's layers.
-    let out = deepinside(
-        &[
-            "saliency",
-            "--model",
-            s(&model),
-            "--layer",
-            "nope",
-            "--channel",
-            "0",
-            "--out",
-            s(dir.path()),
-            s(&img),
-        ],
-        &[],
-    );
+    let out = saliency(&["--layer", "nope", "--channel", "0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -132,43 +96,21 @@ fn boxes_of_a_centre_cropped_input_lie_inside_the_crop() {
             v >= lo - 1e-6 && v <= hi + 1e-6
         })
     };
-    let out = deepinside(
-        &[
-            "localise",
-            "--top",
-            "2",
-            "--model",
-            s(&model),
-            "--preprocessor",
-            s(&config),
-            "--out",
-            s(dir.path()),
-            s(&img),
-        ],
-        &[],
-    );
+    let cropping = ["--model", s(&model), "--preprocessor", s(&config)];
+    let run = |command: &[&str], out: &Path| {
+        let mut args = command.to_vec();
+        args.extend_from_slice(&cropping);
+        args.extend_from_slice(&["--out", s(out)]);
+        deepinside(&args, &[])
+    };
+    let out = run(&["localise", "--top", "2", s(&img)], dir.path());
     ok(&out);
     for c in json_lines(&out)[0]["classes"].as_array().unwrap() {
         assert!(inside(&c["box"]), "{c}");
     }
     let data = common::shared_dir().join("data/ilsvrc-dev");
     let eval_out = dir.path().join("eval");
-    let out = deepinside(
-        &[
-            "eval",
-            "--data",
-            s(&data),
-            "--limit",
-            "2",
-            "--model",
-            s(&model),
-            "--preprocessor",
-            s(&config),
-            "--out",
-            s(&eval_out),
-        ],
-        &[],
-    );
+    let out = run(&["eval", "--data", s(&data), "--limit", "2"], &eval_out);
     ok(&out);
     let text = std::fs::read_to_string(eval_out.join("results.jsonl")).unwrap();
     let mut boxes = 0;

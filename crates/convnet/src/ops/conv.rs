@@ -451,6 +451,12 @@ mod tests {
             )
             .unwrap()
         };
+        let uneven = Padding {
+            left: 3,
+            right: 0,
+            top: 1,
+            bottom: 2,
+        };
         vec![
             (mk(5, 3, 3, 1, Padding::symmetric(1), false, 1), 2, 7, 6),
             (mk(4, 3, 3, 2, Padding::tf_same(8, 3, 2), false, 2), 2, 8, 8),
@@ -497,48 +503,12 @@ mod tests {
             ),
             // Stride 3 with a 7×7 kernel, uneven padding; and padding wider than the kernel
             // reaches (outputs whose taps all fall in the padding).
-            (
-                mk(
-                    3,
-                    3,
-                    7,
-                    3,
-                    Padding {
-                        left: 3,
-                        right: 0,
-                        top: 1,
-                        bottom: 2,
-                    },
-                    true,
-                    8,
-                ),
-                2,
-                11,
-                13,
-            ),
+            (mk(3, 3, 7, 3, uneven, true, 8), 2, 11, 13),
             (mk(2, 2, 3, 1, Padding::symmetric(3), true, 9), 1, 4, 5),
             // Dense strided convolutions take the polyphase im2col: a ResNet stem (7×7,
             // stride 2, pad 3) on odd and even sides, and stride 3 with uneven padding.
             (mk(4, 3, 7, 2, Padding::symmetric(3), false, 10), 1, 13, 10),
-            (
-                mk(
-                    3,
-                    2,
-                    7,
-                    3,
-                    Padding {
-                        left: 3,
-                        right: 0,
-                        top: 1,
-                        bottom: 2,
-                    },
-                    false,
-                    11,
-                ),
-                2,
-                11,
-                13,
-            ),
+            (mk(3, 2, 7, 3, uneven, false, 11), 2, 11, 13),
         ]
     }
 
