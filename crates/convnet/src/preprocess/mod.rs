@@ -102,14 +102,8 @@ impl Preprocessing {
     /// than the resized image, which is padded). Boxes and points found on the input map
     /// back through it.
     pub fn window(&self, width: u32, height: u32) -> InputWindow {
-        let (iw, ih) = (self.width as f64, self.height as f64);
         match self.resize {
-            Resize::Squash => InputWindow {
-                left: 0.0,
-                top: 0.0,
-                scale_x: width as f64 / iw,
-                scale_y: height as f64 / ih,
-            },
+            Resize::Squash => InputWindow::stretch((self.width, self.height), (width, height)),
             Resize::ShorterSideThenCrop(side) => {
                 let (rw, rh) = shorter_side_size(width, height, side);
                 let (sx, sy) = (width as f64 / rw as f64, height as f64 / rh as f64);
