@@ -156,43 +156,44 @@ fn im2col(p: &Conv2dParams, x: &[f32], h: usize, w: usize, ho: usize, wo: usize,
     let s = p.stride;
     let hw_out = ho * wo;
     let ph = Phases::new(h, w, s);
+    let scratch = if s == 1 { 0 } else { ph.len() };
     cols.par_chunks_mut(k * k * hw_out)
         .enumerate()
-        .for_each(|(ci, block)| {
-            let plane = &x[ci * h * w..(ci + 1) * h * w];
-            let split;
-            let src = if s == 1 {
-                plane
-            } else {
-                let mut buf = vec![0f32; ph.len()];
-                ph.split(plane, w, &mut buf);
-                split = buf;
-                &split[..]
-            };
-            for ky in 0..k {
-                let (oy_lo, oy_hi) = valid_range(ho, h, s, ky, p.padding.top);
-                let (py, shift_y) = ph.tap(ky, p.padding.top);
-                for kx in 0..k {
-                    let (ox_lo, ox_hi) = valid_range(wo, w, s, kx, p.padding.left);
-                    let (px, shift_x) = ph.tap(kx, p.padding.left);
-                    let phase = &src[ph.plane_offset(py, px)..][..ph.hp * ph.wp];
-                    let row = &mut block[(ky * k + kx) * hw_out..(ky * k + kx + 1) * hw_out];
-                    for oy in 0..ho {
-                        let out = &mut row[oy * wo..(oy + 1) * wo];
-                        if oy < oy_lo || oy >= oy_hi || ox_lo >= ox_hi {
-                            out.fill(0.0);
-                            continue;
+        .for_each_init(
+            || vec![0f32; scratch],
+            |split, (ci, block)| {
+                let plane = &x[ci * h * w..(ci + 1) * h * w];
+                let src = if s == 1 {
+                    plane
+                } else {
+                    ph.split(plane, w, split);
+                    &split[..]
+                };
+                for ky in 0..k {
+                    let (oy_lo, oy_hi) = valid_range(ho, h, s, ky, p.padding.top);
+                    let (py, shift_y) = ph.tap(ky, p.padding.top);
+                    for kx in 0..k {
+                        let (ox_lo, ox_hi) = valid_range(wo, w, s, kx, p.padding.left);
+                        let (px, shift_x) = ph.tap(kx, p.padding.left);
+                        let phase = &src[ph.plane_offset(py, px)..][..ph.hp * ph.wp];
+                        let row = &mut block[(ky * k + kx) * hw_out..(ky * k + kx + 1) * hw_out];
+                        for oy in 0..ho {
+                            let out = &mut row[oy * wo..(oy + 1) * wo];
+                            if oy < oy_lo || oy >= oy_hi || ox_lo >= ox_hi {
+                                out.fill(0.0);
+                                continue;
+                            }
+                            out[..ox_lo].fill(0.0);
+                            out[ox_hi..].fill(0.0);
+                            let i = (oy as isize + shift_y) as usize;
+                            let j0 = (ox_lo as isize + shift_x) as usize;
+                            out[ox_lo..ox_hi]
+                                .copy_from_slice(&phase[i * ph.wp + j0..][..ox_hi - ox_lo]);
                         }
-                        out[..ox_lo].fill(0.0);
-                        out[ox_hi..].fill(0.0);
-                        let i = (oy as isize + shift_y) as usize;
-                        let j0 = (ox_lo as isize + shift_x) as usize;
-                        out[ox_lo..ox_hi]
-                            .copy_from_slice(&phase[i * ph.wp + j0..][..ox_hi - ox_lo]);
                     }
                 }
-            }
-        });
+            },
+        );
 }
 
 /// Folds columns `[c·k·k, ho·wo]` back onto an image `[c, h, w]`, summing overlaps.
@@ -209,19 +210,16 @@ fn col2im(
     let s = p.stride;
     let hw_out = ho * wo;
     let ph = Phases::new(h, w, s);
-    dx.par_chunks_mut(h * w)
-        .enumerate()
-        .for_each(|(ci, plane)| {
-            let mut split = if s == 1 {
-                Vec::new()
-            } else {
-                vec![0f32; ph.len()]
-            };
+    let scratch = if s == 1 { 0 } else { ph.len() };
+    dx.par_chunks_mut(h * w).enumerate().for_each_init(
+        || vec![0f32; scratch],
+        |split, (ci, plane)| {
             let acc: &mut [f32] = if s == 1 {
                 plane.fill(0.0);
                 &mut *plane
             } else {
-                &mut split
+                split.fill(0.0);
+                &mut split[..]
             };
             let block = &cols[ci * k * k * hw_out..(ci + 1) * k * k * hw_out];
             for ky in 0..k {
@@ -246,9 +244,10 @@ fn col2im(
                 }
             }
             if s != 1 {
-                ph.merge(&split, w, plane);
+                ph.merge(split, w, plane);
             }
-        });
+        },
+    );
 }
 
 /// Runs `f(image index, input chunk, output chunk)` over a batch: images in parallel when

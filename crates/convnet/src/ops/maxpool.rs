@@ -54,30 +54,42 @@ impl MaxPool2d {
         ])
     }
 
-    /// The window maxima of one plane, separably: the maximum over each row's window
-    /// columns, then over the window rows, whose inner loop runs along contiguous memory.
-    /// The values are those of `argmax` (a maximum does not depend on the order it is
-    /// taken in, and a NaN anywhere in the window wins both ways); only the backward pass
-    /// needs the position. Per window this reads `k + k·k/s` values instead of `k·k`, with
-    /// no bounds test inside the loops.
-    fn max_values(&self, plane: &[f32], h: usize, w: usize, out: &mut [f32], wo: usize) {
+    /// The input range `[lo, hi)` each of `out_len` windows covers along a side of `len`
+    /// (the padding clipped off).
+    fn window_ranges(&self, out_len: usize, len: usize) -> Vec<(usize, usize)> {
         let (k, s, p) = (self.kernel, self.stride, self.padding);
-        let ho = out.len() / wo;
-        let cols: Vec<(usize, usize)> = (0..wo)
-            .map(|ox| {
-                let x0 = (ox * s).saturating_sub(p);
-                (x0, (ox * s + k).saturating_sub(p).min(w))
+        (0..out_len)
+            .map(|o| {
+                (
+                    (o * s).saturating_sub(p),
+                    (o * s + k).saturating_sub(p).min(len),
+                )
             })
-            .collect();
-        let mut rows = vec![0f32; h * wo];
+            .collect()
+    }
+
+    /// The window maxima of one plane, separably: the maximum over each row's window
+    /// columns (into `rows`, `h × wo`), then over the window rows, whose inner loop runs
+    /// along contiguous memory. `cols` and `row_ranges` are [`Self::window_ranges`] of the
+    /// two sides, the same for every plane. The values are those of `argmax` (a maximum
+    /// does not depend on the order it is taken in, and a NaN anywhere in the window wins
+    /// both ways); only the backward pass needs the position. Per window this reads
+    /// `k + k·k/s` values instead of `k·k`, with no bounds test inside the loops.
+    fn max_values(
+        plane: &[f32],
+        w: usize,
+        cols: &[(usize, usize)],
+        row_ranges: &[(usize, usize)],
+        rows: &mut [f32],
+        out: &mut [f32],
+    ) {
+        let wo = cols.len();
         for (src, dst) in plane.chunks(w).zip(rows.chunks_mut(wo)) {
-            for (d, &(lo, hi)) in dst.iter_mut().zip(&cols) {
+            for (d, &(lo, hi)) in dst.iter_mut().zip(cols) {
                 *d = src[lo..hi].iter().copied().fold(f32::NEG_INFINITY, nan_max);
             }
         }
-        for (oy, dst) in out.chunks_mut(wo).enumerate().take(ho) {
-            let lo = (oy * s).saturating_sub(p);
-            let hi = (oy * s + k).saturating_sub(p).min(h);
+        for (dst, &(lo, hi)) in out.chunks_mut(wo).zip(row_ranges) {
             dst.fill(f32::NEG_INFINITY);
             for src in rows[lo * wo..hi * wo].chunks(wo) {
                 for (d, &v) in dst.iter_mut().zip(src) {
@@ -135,10 +147,14 @@ impl CustomOp1 for MaxPool2d {
         let x = f32_data(s, l, self.name())?;
         let (n, c, h, w) = nchw(l, self.name())?;
         let (ho, wo) = self.output_size(h, w)?;
+        let (cols, row_ranges) = (self.window_ranges(wo, w), self.window_ranges(ho, h));
         let mut y = vec![0f32; n * c * ho * wo];
         y.par_chunks_mut(ho * wo)
             .zip(x.par_chunks(h * w))
-            .for_each(|(out, plane)| self.max_values(plane, h, w, out, wo));
+            .for_each_init(
+                || vec![0f32; h * wo],
+                |rows, (out, plane)| Self::max_values(plane, w, &cols, &row_ranges, rows, out),
+            );
         Ok((CpuStorage::F32(y), Shape::from((n, c, ho, wo))))
     }
 
@@ -274,7 +290,9 @@ mod tests {
             plane[w + 2] = f32::NAN;
             let (ho, wo) = pool.output_size(h, w).unwrap();
             let mut got = vec![0f32; ho * wo];
-            pool.max_values(&plane, h, w, &mut got, wo);
+            let (cols, row_ranges) = (pool.window_ranges(wo, w), pool.window_ranges(ho, h));
+            let mut rows = vec![0f32; h * wo];
+            MaxPool2d::max_values(&plane, w, &cols, &row_ranges, &mut rows, &mut got);
             for oy in 0..ho {
                 for ox in 0..wo {
                     let want = plane[pool.argmax(&plane, h, w, oy, ox)];
