@@ -136,10 +136,24 @@ struct Prepared {
     counts: OnceLock<Option<Tensor>>,
 }
 
+/// How a node runs when no observer needs its output.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Fusion {
+    /// As its op says.
+    Plain,
+    /// A Sigmoid whose only reader is a SiLU product: computed there instead.
+    Skip,
+    /// `Mul(x, Sigmoid(x))` (either order), the SiLU of the exporters (PyTorch writes
+    /// `nn.SiLU` so): one pass forward and one back instead of candle's four and five.
+    Silu { x: String },
+}
+
 /// A graph ready to run.
 pub struct Program {
     pub graph: Graph,
     prepared: Vec<Prepared>,
+    /// Per node, the fused form it takes in a pass without an observer.
+    pub(super) fusion: Vec<Fusion>,
     /// For each node, the values whose last reader it is (freed after it runs).
     frees: Vec<Vec<String>>,
     /// Constants uploaded as float32 tensors, by name (CPU).
@@ -182,9 +196,11 @@ impl Program {
             }
         }
         let prepared = graph.nodes.iter().map(|_| Prepared::default()).collect();
+        let fusion = silu_pairs(&graph);
         Ok(Program {
             graph,
             prepared,
+            fusion,
             frees,
             uploads: Mutex::new(HashMap::new()),
         })
@@ -236,7 +252,26 @@ impl Program {
         let dev = x.device().clone();
         let mut values: HashMap<String, Value> = HashMap::new();
         values.insert(self.graph.input.clone(), Value::T(x.clone()));
+        let fuse = observe.is_none();
         for (k, n) in self.graph.nodes.iter().enumerate() {
+            match (&self.fusion[k], fuse) {
+                (Fusion::Skip, true) => continue,
+                (Fusion::Silu { x }, true) => {
+                    let arg = match (values.get(x), self.graph.consts.get(x)) {
+                        (Some(Value::T(t)), _) => t.clone(),
+                        (Some(Value::H(h)), _) | (None, Some(h)) => self.upload(x, h, &dev)?,
+                        (None, None) => return Err(format!("`{x}` is not computed")),
+                    };
+                    let y =
+                        c(ops::silu(&arg)).map_err(|e| format!("node `{}` (SiLU): {e}", n.name))?;
+                    values.insert(n.outputs[0].clone(), Value::T(y));
+                    for f in &self.frees[k] {
+                        values.remove(f);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             let args: Vec<Option<Arg<'_>>> = n
                 .inputs
                 .iter()
@@ -1005,6 +1040,37 @@ fn clip(x: &Tensor, lo: f32, hi: f32, rule: BackwardRule) -> candle_core::Result
     } else {
         x.clamp(lo, hi)
     }
+}
+
+/// The SiLU products of `graph`: a Sigmoid of `x` read only by one `Mul(x, σ)`.
+fn silu_pairs(graph: &Graph) -> Vec<Fusion> {
+    let mut fusion = vec![Fusion::Plain; graph.nodes.len()];
+    let mut readers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (k, n) in graph.nodes.iter().enumerate() {
+        for i in &n.inputs {
+            readers.entry(i.as_str()).or_default().push(k);
+        }
+    }
+    for (k, n) in graph.nodes.iter().enumerate() {
+        let (Some(x), Some(s)) = (n.inputs.first(), n.outputs.first()) else {
+            continue;
+        };
+        if n.op != "Sigmoid" || n.outputs.len() != 1 || *s == graph.output {
+            continue;
+        }
+        let Some(&[j]) = readers.get(s.as_str()).map(Vec::as_slice) else {
+            continue;
+        };
+        let m = &graph.nodes[j];
+        let product = m.inputs.len() == 2
+            && ((m.inputs[0] == *x && m.inputs[1] == *s)
+                || (m.inputs[0] == *s && m.inputs[1] == *x));
+        if m.op == "Mul" && product && m.outputs.len() == 1 {
+            fusion[k] = Fusion::Skip;
+            fusion[j] = Fusion::Silu { x: x.clone() };
+        }
+    }
+    fusion
 }
 
 /// ReLU6(a·x + b) / 6, i.e. HardSigmoid with α = a/6, β = b/6, with PyTorch's gradient

@@ -20,7 +20,7 @@ pub use chain::{chain, Chain, Stage};
 pub use conv::{conv2d, fold_batch_norm, Conv2dParams, Padding};
 pub use linear::{linear, LinearParams};
 pub use maxpool::{max_pool2d, MaxPool2d};
-pub use pointwise::{leaky_relu, sigmoid};
+pub use pointwise::{leaky_relu, sigmoid, silu};
 
 use candle_core::{bail, CpuStorage, Layout};
 
