@@ -47,7 +47,7 @@ pub struct GraphSummary {
 
 /// An ONNX classifier run by deepinside's interpreter.
 pub struct OnnxModel {
-    program: Program,
+    pub(super) program: Program,
     /// The graph as the fused CPU chain, when it has that form.
     fused: Option<Arc<Chain>>,
     info: ModelInfo,

@@ -7,6 +7,7 @@ use super::proto::{
     StringStringEntryProto, TensorProto, TensorShapeProto, TensorTypeProto, TypeProto,
     ValueInfoProto,
 };
+use super::run::Fusion;
 use super::{OnnxModel, OnnxOptions};
 use crate::{BackwardRule, ForwardOptions, ImageModel, Preprocessing, Resize};
 use candle_core::{Device, Tensor, Var};
@@ -521,6 +522,76 @@ fn smooth_units_pass_the_plain_gradient_under_every_rule() {
     for rule in [BackwardRule::DeconvNet, BackwardRule::GuidedBackprop] {
         assert_eq!(input_grad(&m, &x, &w, rule), grad, "{rule:?}");
     }
+}
+
+/// `Mul(x, Sigmoid(x))` runs as one SiLU op when nothing observes the sigmoid, and gives
+/// what the two nodes give when a capture makes the pass go node by node; a Sigmoid that
+/// scales another tensor (squeeze-excitation) is not taken for one.
+#[test]
+fn silu_pairs_fuse_and_equal_the_two_nodes() {
+    let side = 4;
+    let mut b = Builder::new(side as i64);
+    b.init("s", &[1, 3, 1, 1], vec![3.0, -2.0, 5.0])
+        .node("Mul", &["x", "s"], "m", vec![])
+        .node("Sigmoid", &["m"], "g", vec![])
+        .node("Mul", &["g", "m"], "silu", vec![])
+        .node("Sigmoid", &["x"], "gate", vec![])
+        .node("Mul", &["silu", "gate"], "scaled", vec![])
+        .node(
+            "ReduceMean",
+            &["scaled"],
+            "r",
+            vec![("axes", Attr::Ints(vec![2, 3]))],
+        )
+        .node("Flatten", &["r"], "logits", vec![])
+        .output("logits");
+    let m = load(&b, "silu", side as u32);
+    assert!(
+        m.program
+            .fusion
+            .iter()
+            .filter(|f| **f == Fusion::Skip)
+            .count()
+            == 1
+    );
+    let (xv, x) = input(side, 5);
+    let w = [1.0, -0.5, 2.0];
+    let fused = input_grad(&m, &x, &w, BackwardRule::GuidedBackprop);
+    let v = Var::from_tensor(&x).unwrap();
+    let opts = ForwardOptions {
+        capture: vec!["g".into()],
+        ..ForwardOptions::with_rule(BackwardRule::GuidedBackprop)
+    };
+    let out = m.forward_with(v.as_tensor(), &opts).unwrap();
+    assert!(out.activations.contains_key("g"));
+    let wt = Tensor::from_slice(&w, out.logits.shape(), &Device::Cpu).unwrap();
+    let s = (&out.logits * wt).unwrap().sum_all().unwrap();
+    let plain: Vec<f32> = s
+        .backward()
+        .unwrap()
+        .remove(v.as_tensor())
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let plain: Vec<f64> = plain.iter().map(|&v| v as f64).collect();
+    assert_close(&fused, &plain, 1e-6, "fused against node by node");
+    // d/dx of w_c · mean(silu(s·x) · σ(x)) in closed form.
+    let scale = [3.0, -2.0, 5.0];
+    let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
+    let want: Vec<f64> = xv
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let c = i / (side * side);
+            let (x, z) = (v as f64, scale[c] * v as f64);
+            let silu = z * sig(z);
+            let dsilu = scale[c] * sig(z) * (1.0 + z * (1.0 - sig(z)));
+            w[c] as f64 * (dsilu * sig(x) + silu * sig(x) * (1.0 - sig(x))) / 16.0
+        })
+        .collect();
+    assert_close(&fused, &want, 1e-5, "closed form");
 }
 
 /// Shape → Gather → Concat computes a Reshape target from the input's batch size: it is
