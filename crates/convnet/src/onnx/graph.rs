@@ -65,12 +65,46 @@ pub struct Graph {
     pub stripped_output: Option<String>,
     /// How many BatchNormalization nodes were folded into a convolution.
     pub folded_batch_norms: usize,
+    /// The file's input was channels-last `[batch, h, w, 3]` (a Keras export without
+    /// `--inputs-as-nchw`); the graph now takes NCHW and transposes it first.
+    pub channels_last_input: bool,
 }
 
 /// Why a graph cannot be loaded: said with the node and op it is about.
 pub type GraphError = String;
 
 impl Graph {
+    /// A channels-last image input `[batch, h, w, 3]` becomes an NCHW one followed by a
+    /// Transpose, so that every model takes the layout the preprocessing gives.
+    fn take_nchw_input(&mut self) {
+        let &[n, Some(h), Some(w), Some(3)] = &self.input_dims[..] else {
+            return;
+        };
+        if h <= 3 || w <= 3 {
+            return;
+        }
+        let nchw = format!("{}.nchw", self.input);
+        let nhwc = std::mem::replace(&mut self.input, nchw);
+        let perm = AttributeProto {
+            name: "perm".into(),
+            ints: vec![0, 2, 3, 1],
+            r#type: 7,
+            ..Default::default()
+        };
+        self.nodes.insert(
+            0,
+            Node {
+                name: format!("{nhwc}.to_nhwc"),
+                op: "Transpose".into(),
+                inputs: vec![self.input.clone()],
+                outputs: vec![nhwc],
+                attrs: [("perm".to_string(), perm)].into_iter().collect(),
+            },
+        );
+        self.input_dims = vec![n, Some(3), Some(h), Some(w)];
+        self.channels_last_input = true;
+    }
+
     /// Decodes `bytes` (the contents of `path`) and normalises the graph; `path`'s folder
     /// holds any external data.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Graph, GraphError> {
@@ -165,7 +199,9 @@ impl Graph {
             opset,
             stripped_output: None,
             folded_batch_norms: 0,
+            channels_last_input: false,
         };
+        g.take_nchw_input();
         g.inline_constants_and_identities(dir)?;
         g.fold_constants()?;
         g.fold_batch_norms()?;

@@ -24,6 +24,7 @@ mod tests;
 pub use labels::load_labels;
 pub use model::{GraphSummary, OnnxModel, OnnxOptions};
 pub use preprocessor::{
-    parse_preprocessor_config, preprocessing_beside, torchvision_default, PREPROCESSOR_CONFIG,
+    parse_preprocessor_config, preprocessing_beside, torchvision_default, torchvision_default_at,
+    PREPROCESSOR_CONFIG,
 };
 pub use run::SUPPORTED_OPS;

@@ -38,6 +38,8 @@ pub struct GraphSummary {
     pub folded_batch_norms: usize,
     /// The Softmax or LogSoftmax removed at the output, if any.
     pub stripped_output: Option<String>,
+    /// The file's input was channels-last; deepinside transposes its NCHW input first.
+    pub channels_last_input: bool,
     /// Whether CPU passes without captures run as one fused chain (the built-in models'
     /// path) rather than node by node.
     pub fused: bool,
@@ -75,11 +77,23 @@ impl OnnxModel {
         let preprocessing = match &opts.preprocessing {
             Some(p) => p.clone(),
             None => {
-                let (p, note) = preprocessing_beside(path)?;
+                let fixed = match graph.input_dims[..] {
+                    [_, _, Some(h), Some(w)] => Some((h as u32, w as u32)),
+                    _ => None,
+                };
+                let (p, note) = preprocessing_beside(path, fixed)?;
                 notes.push(note);
                 p
             }
         };
+        if graph.channels_last_input {
+            notes.push(format!(
+                "the model's input `{}` is channels-last [batch, h, w, 3] (a Keras export); \
+                 deepinside feeds it NCHW through a Transpose, and layers keep their file's \
+                 layout",
+                graph.input.trim_end_matches(".nchw")
+            ));
+        }
         if let Some(op) = &graph.stripped_output {
             notes.push(format!(
                 "the model ends in {op}; deepinside explains the scores before it (the logits)"
@@ -109,6 +123,7 @@ impl OnnxModel {
             plain_units,
             folded_batch_norms: graph.folded_batch_norms,
             stripped_output: graph.stripped_output.clone(),
+            channels_last_input: graph.channels_last_input,
             fused: false,
             notes,
         };
@@ -121,7 +136,9 @@ impl OnnxModel {
                 return Err(onnx_err(
                     path,
                     format!(
-                        "the model's input is {:?}, the preprocessing gives [batch, 3, {}, {}]",
+                        "the model's input is {:?}, the preprocessing gives [batch, 3, {}, {}] \
+                         (a preprocessor_config.json beside the model or --preprocessor sets \
+                         the size)",
                         graph.input_dims, preprocessing.height, preprocessing.width
                     ),
                 ));

@@ -48,6 +48,19 @@ pub fn torchvision_default() -> Preprocessing {
     }
 }
 
+/// The same convention for a model whose graph fixes another input size: a centre crop of
+/// `height × width` out of a shorter side scaled as 256 is to 224 (the crop fraction 0.875
+/// that timm and torchvision use at every size).
+pub fn torchvision_default_at(height: u32, width: u32) -> Preprocessing {
+    let side = (height.max(width) as f64 * 256.0 / 224.0).round() as u32;
+    Preprocessing {
+        width,
+        height,
+        resize: Resize::ShorterSideThenCrop(side),
+        ..torchvision_default()
+    }
+}
+
 /// Parses a preprocessor file's text (`path` names it in errors).
 pub fn parse_preprocessor_config(text: &str, path: &Path) -> Result<Preprocessing> {
     let bad = |reason: String| ConvnetError::Preprocessing {
@@ -138,8 +151,12 @@ fn round_if_close(v: f64) -> f64 {
 }
 
 /// The preprocessing of the model at `model`: its folder's `preprocessor_config.json`, or
-/// torchvision's ImageNet convention; and a sentence saying which.
-pub fn preprocessing_beside(model: &Path) -> Result<(Preprocessing, String)> {
+/// torchvision's ImageNet convention at the input size the graph fixes (`input`, height and
+/// width; 224 × 224 when it fixes none); and a sentence saying which.
+pub fn preprocessing_beside(
+    model: &Path,
+    input: Option<(u32, u32)>,
+) -> Result<(Preprocessing, String)> {
     let file = model
         .parent()
         .unwrap_or(Path::new("."))
@@ -149,13 +166,25 @@ pub fn preprocessing_beside(model: &Path) -> Result<(Preprocessing, String)> {
             parse_preprocessor_config(&text, &file)?,
             format!("preprocessing from {}", file.display()),
         )),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((
-            torchvision_default(),
-            format!(
-                "no {PREPROCESSOR_CONFIG} beside the model: torchvision's ImageNet convention \
-                 (shorter side 256, centre crop 224, ImageNet mean and std)"
-            ),
-        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let p = match input {
+                Some((h, w)) => torchvision_default_at(h, w),
+                None => torchvision_default(),
+            };
+            let side = match p.resize {
+                Resize::ShorterSideThenCrop(side) => side,
+                Resize::Squash => p.height,
+            };
+            Ok((
+                p.clone(),
+                format!(
+                    "no {PREPROCESSOR_CONFIG} beside the model: torchvision's ImageNet \
+                     convention (shorter side {side}, centre crop {} × {}, ImageNet mean and \
+                     std)",
+                    p.height, p.width
+                ),
+            ))
+        }
         Err(e) => Err(ConvnetError::Preprocessing {
             path: file,
             reason: e.to_string(),
@@ -188,6 +217,29 @@ mod tests {
         assert_eq!(
             (q.width, q.height, q.resize, q.pixel_scale),
             (200, 240, Resize::Squash, 1.0)
+        );
+    }
+
+    #[test]
+    fn the_default_follows_the_graphs_input_size() {
+        assert_eq!(torchvision_default_at(224, 224), torchvision_default());
+        let p = torchvision_default_at(32, 32);
+        assert_eq!((p.height, p.width), (32, 32));
+        assert_eq!(p.resize, Resize::ShorterSideThenCrop(37));
+        assert_eq!(
+            torchvision_default_at(384, 384).resize,
+            Resize::ShorterSideThenCrop(439)
+        );
+        assert_eq!(p.mean, torchvision_default().mean);
+        let (q, note) =
+            preprocessing_beside(Path::new("/nonexistent/m.onnx"), Some((32, 48))).unwrap();
+        assert_eq!(
+            (q.height, q.width, q.resize),
+            (32, 48, Resize::ShorterSideThenCrop(55))
+        );
+        assert!(
+            note.contains("shorter side 55, centre crop 32 × 48"),
+            "{note}"
         );
     }
 
