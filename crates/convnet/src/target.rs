@@ -179,7 +179,8 @@ impl Target {
     /// The class target as applied: its index and a label with WNID and name.
     pub fn resolve_class(class: usize, model: &dyn ImageModel) -> ResolvedTarget {
         let label = match model.classes().get(class) {
-            Some(c) => format!("class {class} ({} {})", c.wnid, c.name),
+            Some(c) if c.name == class.to_string() => format!("class {class}"),
+            Some(c) => format!("class {class} ({})", c.describe()),
             None => format!("class {class}"),
         };
         ResolvedTarget {

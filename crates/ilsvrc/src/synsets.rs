@@ -16,6 +16,18 @@ pub struct ClassInfo {
     pub name: String,
 }
 
+impl ClassInfo {
+    /// `n01440764 tench` for an ImageNet class; the name alone for a class whose name is
+    /// its identifier (a `--labels` list, or indices).
+    pub fn describe(&self) -> String {
+        if self.wnid == self.name {
+            self.name.clone()
+        } else {
+            format!("{} {}", self.wnid, self.name)
+        }
+    }
+}
+
 /// The class list of a classifier.
 #[derive(Clone, Debug)]
 pub struct ClassNames {
@@ -125,6 +137,17 @@ impl ClassNames {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_class_is_described_by_wnid_and_name_unless_they_are_one() {
+        assert_eq!(
+            ClassNames::imagenet().get(0).unwrap().describe(),
+            "n01440764 tench"
+        );
+        assert_eq!(ClassNames::indices(3).get(2).unwrap().describe(), "2");
+        let custom = ClassNames::custom(vec!["cat".into(), "dog".into()]);
+        assert_eq!(custom.get(1).unwrap().describe(), "dog");
+    }
+
     use super::*;
 
     #[test]

@@ -111,13 +111,11 @@ fn print_result(
     } else {
         let mut s = format!("{}\n", path.display());
         for (rank, g) in guesses.iter().enumerate() {
-            s.push_str(&format!(
-                "  {}. {:>7.3}  {} {}\n",
-                rank + 1,
-                g.score,
-                g.wnid,
-                g.name
-            ));
+            let class = classes
+                .get(g.index)
+                .map(|c| c.describe())
+                .unwrap_or_default();
+            s.push_str(&format!("  {}. {:>7.3}  {class}\n", rank + 1, g.score));
         }
         s.trim_end().to_string()
     };

@@ -95,7 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let mut cells = vec![stem.clone()];
             for (rank, &i) in top.iter().enumerate() {
                 let c = classes.get(i).context("class index")?;
-                println!("  {}. {:>7.3}  {} {}", rank + 1, row[i], c.wnid, c.name);
+                println!("  {}. {:>7.3}  {}", rank + 1, row[i], c.describe());
                 entries.push(serde_json::json!({"index": i, "wnid": c.wnid, "name": c.name, "score": row[i]}));
                 cells.push(format!("{} ({:.1})", c.name, row[i]));
             }
