@@ -390,6 +390,9 @@ impl Program {
                     acc = c(match n.op.as_str() {
                         "Add" | "Sum" | "Mean" => acc.broadcast_add(&b),
                         "Sub" => acc.broadcast_sub(&b),
+                        // A squeeze-excitation's per-channel scale: one pass each way.
+                        "Mul" if ops::is_channel_scale(&acc, &b) => ops::channel_scale(&acc, &b),
+                        "Mul" if ops::is_channel_scale(&b, &acc) => ops::channel_scale(&b, &acc),
                         "Mul" => acc.broadcast_mul(&b),
                         "Div" => acc.broadcast_div(&b),
                         "Max" => acc.broadcast_maximum(&b),

@@ -6,6 +6,7 @@
 //! needs. Every op here holds its weights as constants and returns only the input gradient.
 mod activation;
 mod chain;
+mod channel_scale;
 mod conv;
 #[cfg(feature = "cuda")]
 pub mod cuda;
@@ -17,6 +18,7 @@ mod pointwise;
 
 pub use activation::{activation, ActivationKind};
 pub use chain::{chain, Chain, Stage};
+pub use channel_scale::{channel_scale, is_channel_scale};
 pub use conv::{conv2d, fold_batch_norm, Conv2dParams, Padding};
 pub use linear::{linear, LinearParams};
 pub use maxpool::{max_pool2d, MaxPool2d};
