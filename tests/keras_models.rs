@@ -10,22 +10,10 @@
 //! MobileNetV2 and EfficientNetB0 from `tf.keras.applications`).
 mod common;
 
-use candle_core::{Device, Tensor, Var};
-use common::{rel_l2, repo_data, values};
-use convnet::{BackwardRule, ForwardOptions, ImageModel, OnnxModel};
+use candle_core::Device;
+use common::{rel_l2, repo_data, rule_map, values};
+use convnet::{BackwardRule, ImageModel, OnnxModel};
 use std::path::PathBuf;
-
-fn gradient(model: &dyn ImageModel, x: &Tensor, class: usize) -> Vec<f32> {
-    let v = Var::from_tensor(x).unwrap();
-    let out = model
-        .forward_with(
-            v.as_tensor(),
-            &ForwardOptions::with_rule(BackwardRule::Gradient),
-        )
-        .unwrap();
-    let score = out.logits.narrow(1, class, 1).unwrap().sum_all().unwrap();
-    values(score.backward().unwrap().get(v.as_tensor()).unwrap())
-}
 
 #[test]
 fn keras_exports_match_tensorflow() {
@@ -71,7 +59,7 @@ fn keras_exports_match_tensorflow() {
             );
             let top = refs[&format!("top1_{i}")].to_vec1::<i64>().unwrap()[0] as usize;
             let grad = rel_l2(
-                &gradient(&model, x, top),
+                &rule_map(&model, x, top, BackwardRule::Gradient),
                 &values(&refs[&format!("grad_{i}")]),
             );
             eprintln!("{stem} {i}: logits {logits:.2e}, gradient {grad:.2e}");

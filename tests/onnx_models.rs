@@ -10,8 +10,10 @@
 //! `DEEPINSIDE_ONNX_REFERENCE` points the test at a larger folder made by the same script).
 mod common;
 
-use candle_core::{Device, Tensor, Var};
-use common::{fixture_image, load_fixtures, median, rel_l2, shared, values};
+use candle_core::{Device, Tensor};
+use common::{
+    fixture_image, load_fixtures, median, rel_l2, rule_map, rule_map_with, shared, values,
+};
 use convnet::{BackwardRule, ForwardOptions, ImageModel, OnnxModel};
 
 const MODELS: [&str; 7] = [
@@ -26,23 +28,6 @@ const MODELS: [&str; 7] = [
 
 fn largest(v: &[f64]) -> f64 {
     v.iter().copied().fold(0.0, f64::max)
-}
-
-/// ∂ logits[class] / ∂ input under `rule`.
-fn rule_map(model: &dyn ImageModel, x: &Tensor, class: usize, rule: BackwardRule) -> Vec<f32> {
-    rule_map_with(model, x, class, ForwardOptions::with_rule(rule))
-}
-
-fn rule_map_with(
-    model: &dyn ImageModel,
-    x: &Tensor,
-    class: usize,
-    opts: ForwardOptions,
-) -> Vec<f32> {
-    let v = Var::from_tensor(x).unwrap();
-    let out = model.forward_with(v.as_tensor(), &opts).unwrap();
-    let score = out.logits.narrow(1, class, 1).unwrap().sum_all().unwrap();
-    values(score.backward().unwrap().get(v.as_tensor()).unwrap())
 }
 
 #[test]

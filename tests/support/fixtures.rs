@@ -2,7 +2,8 @@
 //! that run models (the root package's, `attribution`'s and the CLI's).
 #![allow(dead_code)]
 use super::shared::{repo_data, shared, shared_dir};
-use candle_core::{Device, Tensor};
+use candle_core::{Device, Tensor, Var};
+use convnet::{BackwardRule, ForwardOptions, ImageModel};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -104,4 +105,21 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     } else {
         0.5 * (v[n / 2 - 1] + v[n / 2])
     }
+}
+
+/// ∂ logits[class] / ∂ input under `rule`.
+pub fn rule_map(model: &dyn ImageModel, x: &Tensor, class: usize, rule: BackwardRule) -> Vec<f32> {
+    rule_map_with(model, x, class, ForwardOptions::with_rule(rule))
+}
+
+pub fn rule_map_with(
+    model: &dyn ImageModel,
+    x: &Tensor,
+    class: usize,
+    opts: ForwardOptions,
+) -> Vec<f32> {
+    let v = Var::from_tensor(x).unwrap();
+    let out = model.forward_with(v.as_tensor(), &opts).unwrap();
+    let score = out.logits.narrow(1, class, 1).unwrap().sum_all().unwrap();
+    values(score.backward().unwrap().get(v.as_tensor()).unwrap())
 }
