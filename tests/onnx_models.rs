@@ -7,7 +7,9 @@
 //!
 //! The spread is judged per rule over all 14 maps of the shared set, and per model only
 //! where a folder has at least 10 images: with two, one mask flip decides (docs/onnx.md;
-//! `DEEPINSIDE_ONNX_REFERENCE` points the test at a larger folder made by the same script).
+//! `DEEPINSIDE_ONNX_REFERENCE` points the test at a larger folder made by the same script,
+//! and `DEEPINSIDE_ONNX_MODELS=a,b` at the models it holds, such as the torchvision
+//! resnet18 and resnet50 that `cargo xtask bench --onnx` exports).
 mod common;
 
 use candle_core::{Device, Tensor};
@@ -46,7 +48,12 @@ fn onnx_models_match_pytorch() {
     let mut failures = Vec::new();
     // Every map of every model, per rule, for the pooled judgement.
     let mut pooled: [(Vec<f64>, Vec<f64>); 3] = Default::default();
-    for m in MODELS {
+    let chosen = std::env::var("DEEPINSIDE_ONNX_MODELS").ok();
+    let models: Vec<&str> = match &chosen {
+        Some(list) => list.split(',').filter(|m| !m.is_empty()).collect(),
+        None => MODELS.to_vec(),
+    };
+    for m in models {
         let model = OnnxModel::load(&root.join(m).join("model.onnx"))
             .unwrap_or_else(|e| panic!("{m}: {e}"));
         let mut ours: [Vec<f64>; 3] = Default::default();
