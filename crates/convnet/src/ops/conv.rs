@@ -1,9 +1,9 @@
 //! 2-D convolution (dense or depthwise) with constant weights: forward, and an input-only
 //! backward. Weight gradients are never computed: attribution and synthesis differentiate
 //! with respect to the image only.
-use super::{depthwise, f32_data, gemm_conv, nchw, on_pool};
+use super::{depthwise, f32_data, gemm_conv, nchw, on_pool, winograd};
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Zero padding on each side, possibly asymmetric (TensorFlow "SAME" pads more at the end).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -96,6 +96,10 @@ pub struct Conv2dParams {
     /// `[out, in / groups, k, k]`, row-major.
     pub(super) weight: Vec<f32>,
     pub(super) bias: Option<Vec<f32>>,
+    /// A 3 × 3 stride-1 layer's Winograd kernels for the forward pass and for the input
+    /// gradient, made from `weight` on first use on the CPU.
+    winograd: OnceLock<winograd::Kernels>,
+    winograd_adjoint: OnceLock<winograd::Kernels>,
     /// `weight` and the bias (zeros if none) on each CUDA device used.
     #[cfg(feature = "cuda")]
     on_device: super::cuda::LayerCopies,
@@ -142,6 +146,8 @@ impl Conv2dParams {
             depthwise,
             weight,
             bias,
+            winograd: OnceLock::new(),
+            winograd_adjoint: OnceLock::new(),
             #[cfg(feature = "cuda")]
             on_device: Default::default(),
         })
@@ -200,6 +206,8 @@ impl Conv2dParams {
             .unwrap_or_else(|| vec![0.0; self.out_channels]);
         fold_batch_norm(&mut self.weight, &mut bias, gamma, beta, mean, var, eps);
         self.bias = Some(bias);
+        self.winograd = OnceLock::new();
+        self.winograd_adjoint = OnceLock::new();
         #[cfg(feature = "cuda")]
         {
             self.on_device = Default::default();
@@ -234,6 +242,11 @@ impl Conv2dParams {
     ) -> Vec<f32> {
         if self.depthwise {
             depthwise::forward(self, x, n, h, w, ho, wo)
+        } else if winograd::applies(self) {
+            let k = self
+                .winograd
+                .get_or_init(|| winograd::Kernels::forward(self));
+            winograd::forward(self, k, x, n, h, w, ho, wo)
         } else {
             gemm_conv::forward(self, x, n, h, w, ho, wo)
         }
@@ -251,6 +264,11 @@ impl Conv2dParams {
     ) -> Vec<f32> {
         if self.depthwise {
             depthwise::input_grad(self, g, n, h, w, ho, wo)
+        } else if winograd::applies(self) {
+            let k = self
+                .winograd_adjoint
+                .get_or_init(|| winograd::Kernels::adjoint(self));
+            winograd::input_grad(self, k, g, n, h, w, ho, wo)
         } else {
             gemm_conv::input_grad(self, g, n, h, w, ho, wo)
         }

@@ -15,6 +15,7 @@ mod gemm_conv;
 mod linear;
 mod maxpool;
 mod pointwise;
+mod winograd;
 
 pub use activation::{activation, ActivationKind};
 pub use chain::{chain, Chain, Stage};
