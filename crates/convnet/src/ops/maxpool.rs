@@ -99,29 +99,22 @@ impl MaxPool2d {
         }
     }
 
-    /// Flat index into the `h × w` plane of the maximum of window (oy, ox).
+    /// Flat index into a plane `w` wide of the maximum of the window whose rows and columns
+    /// are `rows` and `cols` (from [`Self::window_ranges`], so the padding is already clipped
+    /// off and no tap needs a bounds test): the first maximum in scan order, or the last
+    /// NaN, as PyTorch's `(val > max) || isnan(val)`.
     #[inline]
-    fn argmax(&self, plane: &[f32], h: usize, w: usize, oy: usize, ox: usize) -> usize {
-        let y0 = (oy * self.stride) as isize - self.padding as isize;
-        let x0 = (ox * self.stride) as isize - self.padding as isize;
-        let mut best = usize::MAX;
+    fn argmax(plane: &[f32], w: usize, rows: (usize, usize), cols: (usize, usize)) -> usize {
+        let mut best = rows.0 * w + cols.0;
         let mut best_v = f32::NEG_INFINITY;
-        for ky in 0..self.kernel as isize {
-            let y = y0 + ky;
-            if y < 0 || y >= h as isize {
-                continue;
-            }
-            for kx in 0..self.kernel as isize {
-                let x = x0 + kx;
-                if x < 0 || x >= w as isize {
-                    continue;
-                }
-                let i = y as usize * w + x as usize;
-                let v = plane[i];
-                if best == usize::MAX || v > best_v || v.is_nan() {
-                    best = i;
-                    best_v = v;
-                }
+        for y in rows.0..rows.1 {
+            let row = &plane[y * w..][cols.0..cols.1];
+            for (x, &v) in row.iter().enumerate() {
+                // Selects, not a branch: which tap wins is data, and mispredicted jumps
+                // were most of the backward pass's time.
+                let wins = v > best_v || v.is_nan();
+                best = if wins { y * w + cols.0 + x } else { best };
+                best_v = if wins { v } else { best_v };
             }
         }
         best
@@ -206,14 +199,14 @@ impl CustomOp2 for MaxPoolBackward {
         let g = f32_data(s2, l2, self.name())?;
         let (_, _, h, w) = nchw(l1, self.name())?;
         let (_, _, ho, wo) = nchw(l2, self.name())?;
+        let (cols, rows) = (self.0.window_ranges(wo, w), self.0.window_ranges(ho, h));
         let mut dx = vec![0f32; x.len()];
         dx.par_chunks_mut(h * w)
             .zip(x.par_chunks(h * w).zip(g.par_chunks(ho * wo)))
             .for_each(|(dplane, (plane, gplane))| {
-                for oy in 0..ho {
-                    for ox in 0..wo {
-                        let i = self.0.argmax(plane, h, w, oy, ox);
-                        dplane[i] += gplane[oy * wo + ox];
+                for (&r, grow) in rows.iter().zip(gplane.chunks(wo)) {
+                    for (&c, &gv) in cols.iter().zip(grow) {
+                        dplane[MaxPool2d::argmax(plane, w, r, c)] += gv;
                     }
                 }
             });
@@ -271,6 +264,33 @@ mod tests {
         )
     }
 
+    /// PyTorch's scan over the padded window, tap by tap with bounds tests: the first
+    /// maximum, or the last NaN.
+    fn scan_argmax(
+        p: &MaxPool2d,
+        plane: &[f32],
+        h: usize,
+        w: usize,
+        oy: usize,
+        ox: usize,
+    ) -> usize {
+        let (mut best, mut best_v) = (usize::MAX, f32::NEG_INFINITY);
+        for ky in 0..p.kernel {
+            for kx in 0..p.kernel {
+                let y = (oy * p.stride + ky) as isize - p.padding as isize;
+                let x = (ox * p.stride + kx) as isize - p.padding as isize;
+                if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
+                    continue;
+                }
+                let i = y as usize * w + x as usize;
+                if best == usize::MAX || plane[i] > best_v || plane[i].is_nan() {
+                    (best, best_v) = (i, plane[i]);
+                }
+            }
+        }
+        best
+    }
+
     #[test]
     fn separable_maxima_equal_the_window_argmax() {
         for (h, w, k, st, pad) in [
@@ -288,6 +308,9 @@ mod tests {
                 .map(|i| ((i * 37 % 23) as f32) * 0.13 - 1.0)
                 .collect();
             plane[w + 2] = f32::NAN;
+            plane[2 * w + 1] = f32::NAN;
+            // Ties: the first maximum in scan order wins.
+            plane[3 * w + 3] = plane[3 * w + 4];
             let (ho, wo) = pool.output_size(h, w).unwrap();
             let mut got = vec![0f32; ho * wo];
             let (cols, row_ranges) = (pool.window_ranges(wo, w), pool.window_ranges(ho, h));
@@ -295,7 +318,10 @@ mod tests {
             MaxPool2d::max_values(&plane, w, &cols, &row_ranges, &mut rows, &mut got);
             for oy in 0..ho {
                 for ox in 0..wo {
-                    let want = plane[pool.argmax(&plane, h, w, oy, ox)];
+                    let at = scan_argmax(&pool, &plane, h, w, oy, ox);
+                    let index = MaxPool2d::argmax(&plane, w, row_ranges[oy], cols[ox]);
+                    assert_eq!(index, at, "{pool:?} ({oy}, {ox}): arg-max");
+                    let want = plane[at];
                     let v = got[oy * wo + ox];
                     assert!(
                         v == want || (v.is_nan() && want.is_nan()),
