@@ -406,7 +406,7 @@ impl CustomOp1 for Conv2dInputGrad {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
@@ -446,7 +446,8 @@ mod tests {
         y
     }
 
-    fn pseudo(len: usize, seed: u32) -> Vec<f32> {
+    /// Deterministic values in [−1, 1], for the kernels' tests.
+    pub(in crate::ops) fn pseudo(len: usize, seed: u32) -> Vec<f32> {
         (0..len)
             .map(|i| {
                 (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 2001) as f32

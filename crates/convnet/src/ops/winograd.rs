@@ -570,19 +570,10 @@ fn transform_output<'a>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::conv::tests::pseudo;
     use super::super::conv::Padding;
     use super::super::gemm_conv;
     use super::*;
-
-    fn pseudo(len: usize, seed: u32) -> Vec<f32> {
-        (0..len)
-            .map(|i| {
-                (((i as u32).wrapping_mul(2654435761).wrapping_add(seed) >> 8) % 2001) as f32
-                    / 1000.0
-                    - 1.0
-            })
-            .collect()
-    }
 
     /// Largest difference relative to the largest reference value.
     fn rel_max(a: &[f32], b: &[f32]) -> f32 {
