@@ -239,37 +239,44 @@ fn onnx_lite0_equals_the_native_model() {
 /// its own fused chain, the path the native model takes: with the same weights, every map
 /// of every rule within 1e-5 relative L2, on four dev images. This is the "ONNX Lite0 equals
 /// the native path" requirement with the exporter's float32 weight rounding taken out.
+/// The small ResNet (max-pool stem, identity and projection shortcuts, ReLU after each
+/// addition) is lowered to the same chain and checked the same way.
 #[test]
-fn onnx_lite0_interpreter_equals_the_fused_chain() {
-    let (Some(file), Some(images)) = (
-        shared("reference/onnx/lite0/model.onnx"),
-        shared("data/ilsvrc-dev/images"),
-    ) else {
+fn onnx_interpreter_equals_the_fused_chain() {
+    let Some(images) = shared("data/ilsvrc-dev/images") else {
         return;
     };
-    let onnx = OnnxModel::load(&file).unwrap();
     let mut paths: Vec<_> = std::fs::read_dir(&images)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     paths.sort();
-    let mut worst: f64 = 0.0;
-    for p in paths.iter().take(4) {
-        let img = convnet::preprocess::load_rgb(p).unwrap();
-        let (_, x) = onnx.preprocessing().prepare(&img, &Device::Cpu).unwrap();
-        let class = convnet::top_k(&values(&onnx.forward(&x).unwrap().get(0).unwrap()), 1)[0];
-        for rule in BackwardRule::ALL {
-            let fused = rule_map(&onnx, &x, class, rule);
-            let mut opts = ForwardOptions::with_rule(rule);
-            opts.capture = vec!["/_conv_stem/Conv_output_0".into()];
-            let captured = onnx.forward_with(&x, &opts).unwrap().activations;
-            assert_eq!(captured.len(), 1, "the capture took the interpreter");
-            let interpreted = rule_map_with(&onnx, &x, class, opts);
-            let d = rel_l2(&interpreted, &fused);
-            assert!(d <= 1e-5, "{} {rule:?}: {d:.2e}", p.display());
-            worst = worst.max(d);
+    for name in ["lite0", "tinyresnet"] {
+        let Some(file) = shared(&format!("reference/onnx/{name}/model.onnx")) else {
+            return;
+        };
+        let onnx = OnnxModel::load(&file).unwrap();
+        let graph = onnx.info().graph.as_ref().unwrap();
+        assert!(graph.fused, "{name} does not lower to the fused chain");
+        let first = onnx.layers()[0].name.clone();
+        let mut worst: f64 = 0.0;
+        for p in paths.iter().take(4) {
+            let img = convnet::preprocess::load_rgb(p).unwrap();
+            let (_, x) = onnx.preprocessing().prepare(&img, &Device::Cpu).unwrap();
+            let class = convnet::top_k(&values(&onnx.forward(&x).unwrap().get(0).unwrap()), 1)[0];
+            for rule in BackwardRule::ALL {
+                let fused = rule_map(&onnx, &x, class, rule);
+                let mut opts = ForwardOptions::with_rule(rule);
+                opts.capture = vec![first.clone()];
+                let captured = onnx.forward_with(&x, &opts).unwrap().activations;
+                assert_eq!(captured.len(), 1, "the capture took the interpreter");
+                let interpreted = rule_map_with(&onnx, &x, class, opts);
+                let d = rel_l2(&interpreted, &fused);
+                assert!(d <= 1e-5, "{name} {} {rule:?}: {d:.2e}", p.display());
+                worst = worst.max(d);
+            }
         }
+        // Bit-identical in practice: the interpreter calls the same kernels in the same order.
+        println!("{name}: interpreter vs fused chain, largest map distance {worst:.2e}");
     }
-    // Bit-identical in practice: the interpreter calls the same kernels in the same order.
-    println!("interpreter vs fused chain, largest map distance {worst:.2e}");
 }

@@ -951,7 +951,7 @@ fn dims4(x: &Tensor) -> R<[usize; 4]> {
 }
 
 /// Square kernel, stride and `[top, left, bottom, right]` pads of a pooling node.
-fn pool_geometry(n: &Node) -> R<(usize, usize, [usize; 4])> {
+pub(super) fn pool_geometry(n: &Node) -> R<(usize, usize, [usize; 4])> {
     let k = match n.ints("kernel_shape") {
         Some([a, b]) if a == b => *a as usize,
         other => {
@@ -981,7 +981,14 @@ fn pool_geometry(n: &Node) -> R<(usize, usize, [usize; 4])> {
 
 /// How many rows ceil_mode adds at the end, by PyTorch's rule (a last window must start
 /// inside the input or its leading padding).
-fn ceil_extra(n: &Node, len: usize, before: usize, after: usize, k: usize, s: usize) -> R<usize> {
+pub(super) fn ceil_extra(
+    n: &Node,
+    len: usize,
+    before: usize,
+    after: usize,
+    k: usize,
+    s: usize,
+) -> R<usize> {
     let padded = len + before + after;
     if padded < k {
         return Err(format!("a {k}-wide window does not fit {len} + padding"));

@@ -11,7 +11,7 @@
 //! [`BackwardRule`] and the same kernels as the per-layer ops, so both paths compute the
 //! same numbers. Models use it when nothing inside the network is captured or probed.
 use super::activation::{apply_in_place, mask_in_place};
-use super::{f32_data, on_pool, ActivationKind, Conv2dParams, LinearParams};
+use super::{f32_data, on_pool, ActivationKind, Conv2dParams, LinearParams, MaxPool2d};
 use crate::rule::BackwardRule;
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use std::sync::{Arc, Mutex};
@@ -24,8 +24,18 @@ pub enum Stage {
         params: Arc<Conv2dParams>,
         act: Option<ActivationKind>,
     },
+    /// A ReLU-like unit on its own, e.g. after a residual addition.
+    Activation(ActivationKind),
+    /// Max-pooling: under every rule the gradient goes to each window's arg-max.
+    MaxPool(MaxPool2d),
     /// Adds the input of stage `from` (a residual connection; shapes must agree).
     AddInputOf(usize),
+    /// Adds a convolution of the input of stage `from`: the projection shortcut of
+    /// ResNets' downsampling blocks.
+    AddProjectedInputOf {
+        from: usize,
+        params: Arc<Conv2dParams>,
+    },
     /// Global average pooling `[n, c, h, w] → [n, c]`.
     MeanPool,
     /// A fully connected layer on `[n, features]`.
@@ -41,7 +51,7 @@ pub struct Chain {
 impl Chain {
     pub fn new(stages: Vec<Stage>) -> candle_core::Result<Self> {
         for (i, s) in stages.iter().enumerate() {
-            if let Stage::AddInputOf(from) = s {
+            if let Stage::AddInputOf(from) | Stage::AddProjectedInputOf { from, .. } = s {
                 if *from >= i {
                     bail!("stage {i} adds the input of stage {from}, which is not before it");
                 }
@@ -102,8 +112,11 @@ struct Tape {
     n: usize,
     /// The shape of each stage's input (the last entry is the output's).
     dims: Vec<Dims>,
-    /// The output of each convolution with an activation (its mask), by stage.
+    /// The output of each convolution with an activation and of each activation (its
+    /// mask), by stage.
     outputs: Vec<Option<Vec<f32>>>,
+    /// Each max-pool's arg-max positions, by stage.
+    switches: Vec<Option<Vec<u32>>>,
 }
 
 struct ChainOp {
@@ -121,9 +134,10 @@ impl ChainOp {
 
     /// Whether stage `i`'s input is read later by a residual connection.
     fn is_residual_source(&self, i: usize) -> bool {
-        self.stages()
-            .iter()
-            .any(|s| matches!(s, Stage::AddInputOf(from) if *from == i))
+        self.stages().iter().any(|s| {
+            matches!(s, Stage::AddInputOf(from) | Stage::AddProjectedInputOf { from, .. }
+                if *from == i)
+        })
     }
 }
 
@@ -172,6 +186,7 @@ impl ChainOp {
         let mut dims = Vec::with_capacity(stages.len() + 1);
         // Activated convolution outputs (the backward pass's masks), by stage.
         let mut outputs: Vec<Option<Vec<f32>>> = vec![None; stages.len()];
+        let mut switches: Vec<Option<Vec<u32>>> = vec![None; stages.len()];
         // `cur` lives in `outputs` when it is an activated output the tape keeps.
         let mut cur = Value::Own(x.to_vec());
         for (i, stage) in stages.iter().enumerate() {
@@ -208,6 +223,32 @@ impl ChainOp {
                         None => Value::Own(y),
                     }
                 }
+                Stage::Activation(kind) => {
+                    let mut y = cur.into_own(&outputs, &sources);
+                    apply_in_place(*kind, &mut y);
+                    if self.keep {
+                        outputs[i] = Some(y);
+                        Value::Output(i)
+                    } else {
+                        Value::Own(y)
+                    }
+                }
+                Stage::MaxPool(pool) => {
+                    let [c, h, w] = d;
+                    if flat {
+                        bail!("stage {i}: a max-pool needs a feature map, not a vector");
+                    }
+                    let (ho, wo) = pool.output_size(h, w)?;
+                    d = [c, ho, wo];
+                    let x = cur.get(&outputs, &sources);
+                    if self.keep {
+                        let (y, at) = pool.forward_with_switches(x, h, w, ho, wo);
+                        switches[i] = Some(at);
+                        Value::Own(y)
+                    } else {
+                        Value::Own(pool.forward_cpu(x, h, w, ho, wo))
+                    }
+                }
                 Stage::AddInputOf(from) => {
                     let mut sum = cur.into_own(&outputs, &sources);
                     let src = sources[*from].take().unwrap_or_default();
@@ -215,6 +256,24 @@ impl ChainOp {
                         bail!("stage {i}: residual from stage {from} has another shape");
                     }
                     for (c, s) in sum.iter_mut().zip(&src) {
+                        *c += s;
+                    }
+                    Value::Own(sum)
+                }
+                Stage::AddProjectedInputOf { from, params } => {
+                    let mut sum = cur.into_own(&outputs, &sources);
+                    let src = sources[*from].take().unwrap_or_default();
+                    let [c, h, w] = dims[*from];
+                    let (ho, wo) = params.output_size(h, w)?;
+                    if c != params.in_channels || [params.out_channels, ho, wo] != d {
+                        bail!(
+                            "stage {i}: the projection of stage {from}'s input {:?} does not \
+                             give the residual's shape {d:?}",
+                            dims[*from]
+                        );
+                    }
+                    let projected = params.forward_cpu(&src, n, h, w, ho, wo);
+                    for (c, s) in sum.iter_mut().zip(&projected) {
                         *c += s;
                     }
                     Value::Own(sum)
@@ -254,7 +313,12 @@ impl ChainOp {
             Shape::from((n, d[0], d[1], d[2]))
         };
         if self.keep {
-            *self.tape.lock().unwrap_or_else(|e| e.into_inner()) = Some(Tape { n, dims, outputs });
+            *self.tape.lock().unwrap_or_else(|e| e.into_inner()) = Some(Tape {
+                n,
+                dims,
+                outputs,
+                switches,
+            });
         }
         Ok((CpuStorage::F32(cur), shape))
     }
@@ -286,6 +350,41 @@ impl ChainOp {
                         }
                         _ => params.input_grad_cpu(g.get(none, &pending), n, h, w, ho, wo),
                     })
+                }
+                Stage::Activation(kind) => {
+                    let Some(y) = &tape.outputs[i] else {
+                        bail!("stage {i}: the tape holds no activation output");
+                    };
+                    let mut masked = g.into_own(none, &pending);
+                    mask_in_place(*kind, self.rule, y, &mut masked);
+                    Value::Own(masked)
+                }
+                Stage::MaxPool(_) => {
+                    let Some(at) = &tape.switches[i] else {
+                        bail!("stage {i}: the tape holds no max-pool switches");
+                    };
+                    let [_, ho, wo] = tape.dims[i + 1];
+                    Value::Own(MaxPool2d::backward_cpu(
+                        at,
+                        g.get(none, &pending),
+                        ho * wo,
+                        h,
+                        w,
+                    ))
+                }
+                Stage::AddProjectedInputOf { from, params } => {
+                    // The gradient passes on unchanged and, through the projection, is
+                    // added at stage `from`'s input.
+                    if matches!(g, Value::Source(s) if s == *from) {
+                        g = Value::Own(g.into_own(none, &pending));
+                    }
+                    let [_, sh, sw] = tape.dims[*from];
+                    let projected = params.input_grad_cpu(g.get(none, &pending), n, sh, sw, h, w);
+                    match &mut pending[*from] {
+                        Some(p) => p.iter_mut().zip(&projected).for_each(|(p, v)| *p += v),
+                        slot => *slot = Some(projected),
+                    }
+                    g
                 }
                 Stage::AddInputOf(from) => {
                     if pending[*from].is_some() {
@@ -325,7 +424,7 @@ impl ChainOp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::{activation, conv2d, linear, Padding};
+    use crate::ops::{activation, conv2d, linear, max_pool2d, Padding};
     use candle_core::{Device, Var};
 
     /// Deterministic weights in [-1, 1).
@@ -336,18 +435,148 @@ mod tests {
     }
 
     fn conv(c_in: usize, c_out: usize, k: usize, seed: usize) -> Arc<Conv2dParams> {
+        strided_conv(c_in, c_out, k, 1, seed)
+    }
+
+    fn strided_conv(
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        stride: usize,
+        seed: usize,
+    ) -> Arc<Conv2dParams> {
         let pad = Padding::symmetric(k / 2);
         Arc::new(
             Conv2dParams::new(
                 weights(c_out * c_in * k * k, seed),
                 [c_out, c_in, k, k],
                 Some(weights(c_out, seed + 1)),
-                1,
+                stride,
                 pad,
                 false,
             )
             .unwrap(),
         )
+    }
+
+    fn assert_close(a: &Tensor, b: &Tensor, what: &str) {
+        let (a, b) = (
+            a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            b.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
+        assert_eq!(a.len(), b.len());
+        for (u, v) in a.iter().zip(&b) {
+            assert!(
+                (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
+                "{u} vs {v} ({what})"
+            );
+        }
+    }
+
+    #[test]
+    fn resnet_blocks_with_max_pool_and_projection_equal_the_per_layer_graph() {
+        // A ResNet's shape in miniature: stem convolution, overlapping padded max-pool, an
+        // identity block and a downsampling block (stride-2 convolution, 1 × 1 stride-2
+        // projection shortcut), each with its ReLU after the addition.
+        let (stem, a1, a2) = (conv(3, 4, 3, 1), conv(4, 4, 3, 2), conv(4, 4, 3, 3));
+        let (b1, b2) = (strided_conv(4, 6, 3, 2, 4), conv(6, 6, 3, 5));
+        let proj = strided_conv(4, 6, 1, 2, 6);
+        let fc = Arc::new(LinearParams::new(weights(5 * 6, 7), 5, 6, Some(weights(5, 8))).unwrap());
+        let pool = MaxPool2d {
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+        };
+        let relu = Some(ActivationKind::Relu);
+        let net = Arc::new(
+            Chain::new(vec![
+                Stage::Conv {
+                    params: stem.clone(),
+                    act: relu,
+                },
+                Stage::MaxPool(pool),
+                Stage::Conv {
+                    params: a1.clone(),
+                    act: relu,
+                },
+                Stage::Conv {
+                    params: a2.clone(),
+                    act: None,
+                },
+                Stage::AddInputOf(2),
+                Stage::Activation(ActivationKind::Relu),
+                Stage::Conv {
+                    params: b1.clone(),
+                    act: relu,
+                },
+                Stage::Conv {
+                    params: b2.clone(),
+                    act: None,
+                },
+                Stage::AddProjectedInputOf {
+                    from: 6,
+                    params: proj.clone(),
+                },
+                Stage::Activation(ActivationKind::Relu),
+                Stage::MeanPool,
+                Stage::Linear(fc.clone()),
+            ])
+            .unwrap(),
+        );
+        let x0: Vec<f32> = (0..2 * 3 * 13 * 11)
+            .map(|i| ((i as f32) * 0.61).sin() * 3.0)
+            .collect();
+        let score = |y: &Tensor| y.narrow(1, 1, 1).unwrap().sum_all().unwrap();
+        for rule in [
+            BackwardRule::Gradient,
+            BackwardRule::GuidedBackprop,
+            BackwardRule::DeconvNet,
+        ] {
+            let x = Var::from_vec(x0.clone(), (2, 3, 13, 11), &Device::Cpu).unwrap();
+            let fused = chain(x.as_tensor(), &net, rule).unwrap();
+            let g_fused = score(&fused).backward().unwrap();
+            let g_fused = g_fused.get(x.as_tensor()).unwrap();
+
+            let x2 = Var::from_vec(x0.clone(), (2, 3, 13, 11), &Device::Cpu).unwrap();
+            let act = |t: &Tensor| activation(t, ActivationKind::Relu, rule).unwrap();
+            let s0 = max_pool2d(&act(&conv2d(x2.as_tensor(), &stem).unwrap()), pool).unwrap();
+            let s1 = conv2d(&act(&conv2d(&s0, &a1).unwrap()), &a2).unwrap();
+            let s1 = act(&(s1 + &s0).unwrap());
+            let s2 = conv2d(&act(&conv2d(&s1, &b1).unwrap()), &b2).unwrap();
+            let s2 = act(&(s2 + conv2d(&s1, &proj).unwrap()).unwrap());
+            let graph = linear(&s2.mean((2, 3)).unwrap(), &fc).unwrap();
+            let g_graph = score(&graph).backward().unwrap();
+            let g_graph = g_graph.get(x2.as_tensor()).unwrap();
+
+            assert_close(&fused, &graph, &format!("logits, {rule:?}"));
+            assert_close(g_fused, g_graph, &format!("input gradient, {rule:?}"));
+            // The forward pass without a tape takes the separable max-pool: the same values.
+            let plain = chain(
+                &Tensor::new(x0.as_slice(), &Device::Cpu)
+                    .unwrap()
+                    .reshape((2, 3, 13, 11))
+                    .unwrap(),
+                &net,
+                rule,
+            )
+            .unwrap();
+            assert_close(&plain, &graph, &format!("logits without a tape, {rule:?}"));
+        }
+        // The rules differ on this net, so the comparison is not vacuous.
+        let g = |rule| {
+            let x = Var::from_vec(x0.clone(), (2, 3, 13, 11), &Device::Cpu).unwrap();
+            let y = chain(x.as_tensor(), &net, rule).unwrap();
+            score(&y).backward().unwrap().remove(x.as_tensor()).unwrap()
+        };
+        let diff = (g(BackwardRule::Gradient) - g(BackwardRule::DeconvNet))
+            .unwrap()
+            .abs()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff > 1e-3, "gradient and DeconvNet agree ({diff})");
     }
 
     #[test]
@@ -404,21 +633,8 @@ mod tests {
                 .remove(x2.as_tensor())
                 .unwrap();
 
-            let close = |a: &Tensor, b: &Tensor| {
-                let (a, b) = (
-                    a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-                    b.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-                );
-                assert_eq!(a.len(), b.len());
-                for (u, v) in a.iter().zip(&b) {
-                    assert!(
-                        (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
-                        "{u} vs {v} ({rule:?})"
-                    );
-                }
-            };
-            close(&fused, &graph);
-            close(&g_fused, &g_graph);
+            assert_close(&fused, &graph, &format!("{rule:?}"));
+            assert_close(&g_fused, &g_graph, &format!("{rule:?}"));
         }
     }
 }

@@ -119,6 +119,77 @@ impl MaxPool2d {
         }
         best
     }
+
+    /// The window maxima of planes `h × w` (all of `x`) into planes `ho × wo`.
+    pub(super) fn forward_cpu(
+        &self,
+        x: &[f32],
+        h: usize,
+        w: usize,
+        ho: usize,
+        wo: usize,
+    ) -> Vec<f32> {
+        let (cols, row_ranges) = (self.window_ranges(wo, w), self.window_ranges(ho, h));
+        let mut y = vec![0f32; x.len() / (h * w) * ho * wo];
+        y.par_chunks_mut(ho * wo)
+            .zip(x.par_chunks(h * w))
+            .for_each_init(
+                || vec![0f32; h * wo],
+                |rows, (out, plane)| Self::max_values(plane, w, &cols, &row_ranges, rows, out),
+            );
+        y
+    }
+
+    /// The window maxima and, for each, its arg-max's index within its plane (the
+    /// switches a backward pass routes the gradient through, so that it need not keep the
+    /// input). The values are the input's at the arg-max, which are the maxima.
+    pub(super) fn forward_with_switches(
+        &self,
+        x: &[f32],
+        h: usize,
+        w: usize,
+        ho: usize,
+        wo: usize,
+    ) -> (Vec<f32>, Vec<u32>) {
+        let (cols, rows) = (self.window_ranges(wo, w), self.window_ranges(ho, h));
+        let planes = x.len() / (h * w);
+        let mut switches = vec![0u32; planes * ho * wo];
+        let mut y = vec![0f32; planes * ho * wo];
+        switches
+            .par_chunks_mut(ho * wo)
+            .zip(y.par_chunks_mut(ho * wo))
+            .zip(x.par_chunks(h * w))
+            .for_each(|((sw, out), plane)| {
+                let windows = rows.iter().flat_map(|&r| cols.iter().map(move |&c| (r, c)));
+                for ((s, o), (r, c)) in sw.iter_mut().zip(out.iter_mut()).zip(windows) {
+                    let at = Self::argmax(plane, w, r, c);
+                    *s = at as u32;
+                    *o = plane[at];
+                }
+            });
+        (y, switches)
+    }
+
+    /// The input gradient, planes of `h × w`, of [`Self::forward_with_switches`] for the
+    /// output gradient `g` (planes of `out_plane` values, as `switches`): each output's
+    /// gradient added at its window's arg-max.
+    pub(super) fn backward_cpu(
+        switches: &[u32],
+        g: &[f32],
+        out_plane: usize,
+        h: usize,
+        w: usize,
+    ) -> Vec<f32> {
+        let mut dx = vec![0f32; g.len() / out_plane * h * w];
+        dx.par_chunks_mut(h * w)
+            .zip(switches.par_chunks(out_plane).zip(g.par_chunks(out_plane)))
+            .for_each(|(d, (sw, g))| {
+                for (&at, &gv) in sw.iter().zip(g) {
+                    d[at as usize] += gv;
+                }
+            });
+        dx
+    }
 }
 
 /// `max(a, b)` where a NaN in either wins, as in PyTorch's max-pool.
@@ -140,14 +211,7 @@ impl CustomOp1 for MaxPool2d {
         let x = f32_data(s, l, self.name())?;
         let (n, c, h, w) = nchw(l, self.name())?;
         let (ho, wo) = self.output_size(h, w)?;
-        let (cols, row_ranges) = (self.window_ranges(wo, w), self.window_ranges(ho, h));
-        let mut y = vec![0f32; n * c * ho * wo];
-        y.par_chunks_mut(ho * wo)
-            .zip(x.par_chunks(h * w))
-            .for_each_init(
-                || vec![0f32; h * wo],
-                |rows, (out, plane)| Self::max_values(plane, w, &cols, &row_ranges, rows, out),
-            );
+        let y = self.forward_cpu(x, h, w, ho, wo);
         Ok((CpuStorage::F32(y), Shape::from((n, c, ho, wo))))
     }
 
