@@ -44,6 +44,25 @@ fn formula_weights_and_outputs_match_pytorch() {
                 .unwrap();
             let score = out.logits.narrow(1, top1, 1).unwrap().sum_all().unwrap();
             let g = values(score.backward().unwrap().get(v.as_tensor()).unwrap());
+            // A capture takes the layer-by-layer path instead of the fused chain: the same
+            // kernels in the same order, so the same map.
+            let mut opts = ForwardOptions::with_rule(rule);
+            opts.capture = vec!["features.0".into()];
+            let layered = model.forward_with(v.as_tensor(), &opts).unwrap();
+            assert_eq!(
+                layered.activations.len(),
+                1,
+                "the capture took the fused chain"
+            );
+            let score = layered
+                .logits
+                .narrow(1, top1, 1)
+                .unwrap()
+                .sum_all()
+                .unwrap();
+            let g_layered = values(score.backward().unwrap().get(v.as_tensor()).unwrap());
+            let d = rel_l2(&g_layered, &g);
+            assert!(d <= 1e-6, "{id}: {key} layer by layer vs fused: {d:.2e}");
             let err = rel_l2(&g, &values(&f[key]));
             println!("{id}: {key} {err:.2e}");
             // DeconvNet and guided backprop (the max-pool switches) meet 1e-3 on all three

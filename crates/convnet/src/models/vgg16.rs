@@ -8,11 +8,12 @@ use super::{
 use crate::classes::ClassNames;
 use crate::error::Result;
 use crate::layers::{Activation, Conv2d, Linear};
-use crate::ops::{max_pool2d, ActivationKind, MaxPool2d, Padding};
+use crate::ops::{self, max_pool2d, ActivationKind, Chain, MaxPool2d, Padding, Stage};
 use crate::preprocess::Preprocessing;
 use crate::weights::StateDict;
 use candle_core::{Device, Tensor};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Channels of the convolutions, `0` for a max-pool ("M" in torchvision's config "D").
 const CONFIG: [usize; 18] = [
@@ -59,6 +60,8 @@ pub struct Vgg16 {
     features: Vec<Feature>,
     fc: [Linear; 3],
     act: Activation,
+    /// The same layers as one fused CPU pass, for forward passes that capture nothing.
+    fused: Arc<Chain>,
     /// The state dict it was built from, for randomised copies (tensors are shared).
     weights: StateDict,
     info: ModelInfo,
@@ -115,9 +118,11 @@ impl Vgg16 {
             Linear::load(sd, "classifier.3", 4096, 4096)?,
             Linear::load(sd, "classifier.6", 1000, 4096)?,
         ];
+        let fused = Arc::new(fuse(&features, &fc)?);
         Ok(Vgg16 {
             features,
             fc,
+            fused,
             act: Activation(ActivationKind::Relu),
             weights: sd.clone(),
             info: ModelInfo {
@@ -130,6 +135,28 @@ impl Vgg16 {
             },
         })
     }
+}
+
+/// The network as stages of one [`Chain`]: each convolution with its ReLU, the max-pools,
+/// and the classifier's linear layers with a ReLU after the first two (dropout is the
+/// identity in evaluation; at 224 × 224 the adaptive pool is too, and a linear stage reads
+/// the `[c, h, w]` map in flattening order).
+fn fuse(features: &[Feature], fc: &[Linear; 3]) -> Result<Chain> {
+    let relu = ActivationKind::Relu;
+    let mut stages: Vec<Stage> = features
+        .iter()
+        .map(|f| match f {
+            Feature::Conv(_, conv) => conv.stage(Some(relu)),
+            Feature::Pool(_) => Stage::MaxPool(POOL),
+        })
+        .collect();
+    for (j, l) in fc.iter().enumerate() {
+        stages.push(l.stage());
+        if j < 2 {
+            stages.push(Stage::Activation(relu));
+        }
+    }
+    Ok(Chain::new(stages)?)
 }
 
 impl ImageModel for Vgg16 {
@@ -165,6 +192,13 @@ impl ImageModel for Vgg16 {
         let mut cap = Capture::new(self, opts)?;
         let active = cap.active();
         let rule = opts.rule;
+        if !active && x.device().is_cpu() {
+            return Ok(ForwardOutput {
+                logits: ops::chain(x, &self.fused, rule)?,
+                activations: Default::default(),
+                probes: Default::default(),
+            });
+        }
         let name = |i: usize| {
             if active {
                 format!("features.{i}")
