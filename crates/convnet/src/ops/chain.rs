@@ -14,7 +14,17 @@ use super::activation::{apply_in_place, mask_in_place};
 use super::{f32_data, on_pool, ActivationKind, Conv2dParams, LinearParams, MaxPool2d};
 use crate::rule::BackwardRule;
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
+use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
+
+/// `dst += src` in parallel chunks: a residual addition is a whole pass over a feature map,
+/// which one thread would otherwise do alone while the other waits.
+fn add_into(dst: &mut [f32], src: &[f32]) {
+    const CHUNK: usize = 1 << 14;
+    dst.par_chunks_mut(CHUNK)
+        .zip(src.par_chunks(CHUNK))
+        .for_each(|(d, s)| d.iter_mut().zip(s).for_each(|(d, s)| *d += s));
+}
 
 /// One step of a [`Chain`].
 #[derive(Clone, Debug)]
@@ -255,9 +265,7 @@ impl ChainOp {
                     if dims[*from] != d || src.len() != sum.len() {
                         bail!("stage {i}: residual from stage {from} has another shape");
                     }
-                    for (c, s) in sum.iter_mut().zip(&src) {
-                        *c += s;
-                    }
+                    add_into(&mut sum, &src);
                     Value::Own(sum)
                 }
                 Stage::AddProjectedInputOf { from, params } => {
@@ -273,9 +281,7 @@ impl ChainOp {
                         );
                     }
                     let projected = params.forward_cpu(&src, n, h, w, ho, wo);
-                    for (c, s) in sum.iter_mut().zip(&projected) {
-                        *c += s;
-                    }
+                    add_into(&mut sum, &projected);
                     Value::Own(sum)
                 }
                 Stage::MeanPool => {
@@ -381,7 +387,7 @@ impl ChainOp {
                     let [_, sh, sw] = tape.dims[*from];
                     let projected = params.input_grad_cpu(g.get(none, &pending), n, sh, sw, h, w);
                     match &mut pending[*from] {
-                        Some(p) => p.iter_mut().zip(&projected).for_each(|(p, v)| *p += v),
+                        Some(p) => add_into(p, &projected),
                         slot => *slot = Some(projected),
                     }
                     g
@@ -390,7 +396,7 @@ impl ChainOp {
                     if pending[*from].is_some() {
                         let own = g.into_own(none, &pending);
                         if let Some(p) = &mut pending[*from] {
-                            p.iter_mut().zip(&own).for_each(|(p, v)| *p += v);
+                            add_into(p, &own);
                         }
                         Value::Own(own)
                     } else {
@@ -411,7 +417,7 @@ impl ChainOp {
             if pending[i].is_some() {
                 let mut own = g.into_own(none, &pending);
                 if let Some(p) = pending[i].take() {
-                    own.iter_mut().zip(&p).for_each(|(g, p)| *g += p);
+                    add_into(&mut own, &p);
                 }
                 g = Value::Own(own);
             }
