@@ -7,7 +7,7 @@ use super::graph::Graph;
 use super::graph::Node;
 use super::run::Program;
 use crate::ops::{ActivationKind, Chain, MaxPool2d, Stage};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// The chain, or `None` when any node falls outside the pattern (then the interpreter runs).
 /// `shapes` holds each tensor value's per-image shape (host values are absent).
@@ -17,6 +17,9 @@ pub fn lower(program: &Program, shapes: &HashMap<String, Vec<usize>>) -> Option<
     let mut stages = Vec::new();
     // The stage whose input a value is (residual sources).
     let mut input_of: HashMap<String, usize> = HashMap::new();
+    // Stages whose input a shortcut already reads: the chain hands a kept input to one
+    // reader, so a second one leaves the graph to the interpreter.
+    let mut shortcut_from: HashSet<usize> = HashSet::new();
     let mut cur = g.input.clone();
     let mut k = 0;
     let starts = |stages: &Vec<Stage>, input_of: &mut HashMap<String, usize>, v: &str| {
@@ -56,6 +59,9 @@ pub fn lower(program: &Program, shapes: &HashMap<String, Vec<usize>>) -> Option<
             // reader is the next node, an addition to the current value.
             "Conv" => {
                 let from = *input_of.get(n.input(0)?)?;
+                if !shortcut_from.insert(from) {
+                    return None;
+                }
                 let add = g.nodes.get(k + 1)?;
                 let (a, b) = (add.input(0)?, add.input(1)?);
                 if add.op != "Add"
@@ -70,6 +76,7 @@ pub fn lower(program: &Program, shapes: &HashMap<String, Vec<usize>>) -> Option<
                 cur = add.outputs.first()?.clone();
             }
             "Relu" | "Clip" if n.input(0) == Some(cur.as_str()) => {
+                starts(&stages, &mut input_of, &cur);
                 stages.push(Stage::Activation(relu_like(g, n)?));
                 cur = out.clone();
             }
@@ -88,6 +95,9 @@ pub fn lower(program: &Program, shapes: &HashMap<String, Vec<usize>>) -> Option<
                     return None;
                 };
                 let from = *input_of.get(other)?;
+                if !shortcut_from.insert(from) {
+                    return None;
+                }
                 stages.push(Stage::AddInputOf(from));
                 cur = out.clone();
             }
