@@ -478,6 +478,72 @@ fn relu6_chain_strips_softmax_counts_rule_units_and_runs_fused() {
     assert!(grad.iter().zip(&deconv).any(|(a, b)| (a - b).abs() > 1e-6));
 }
 
+/// A stage input that two shortcuts read (`d + r + r`) is not a chain the fused pass can
+/// run, which hands a kept input to one reader: the graph stays on the interpreter and
+/// computes the right values.
+#[test]
+fn two_shortcuts_from_one_value_stay_on_the_interpreter() {
+    let side = 6;
+    let (w1, b1, w2, b2) = (
+        pseudo(4 * 27, 21),
+        pseudo(4, 22),
+        pseudo(4 * 36, 23),
+        pseudo(4, 24),
+    );
+    let (fc, fcb) = (pseudo(3 * 4, 25), pseudo(3, 26));
+    let pads = || vec![("pads", Attr::Ints(vec![1, 1, 1, 1]))];
+    let mut b = Builder::new(side as i64);
+    b.init("w1", &[4, 3, 3, 3], w1.clone())
+        .init("b1", &[4], b1.clone())
+        .init("w2", &[4, 4, 3, 3], w2.clone())
+        .init("b2", &[4], b2.clone())
+        .init("fc", &[3, 4], fc.clone())
+        .init("fcb", &[3], fcb.clone())
+        .node("Conv", &["x", "w1", "b1"], "c", pads())
+        .node("Relu", &["c"], "r", vec![])
+        .node("Conv", &["r", "w2", "b2"], "d", pads())
+        .node("Add", &["d", "r"], "s1", vec![])
+        .node("Add", &["s1", "r"], "s2", vec![])
+        .node("GlobalAveragePool", &["s2"], "p", vec![])
+        .node("Flatten", &["p"], "f", vec![])
+        .node(
+            "Gemm",
+            &["f", "fc", "fcb"],
+            "logits",
+            vec![("transB", Attr::Int(1))],
+        )
+        .output("logits");
+    let m = load(&b, "two-shortcuts", side as u32);
+    assert!(!m.info().graph.as_ref().unwrap().fused);
+    let (_, x) = input(side, 27);
+    let dev = Device::Cpu;
+    let t = |v: &[f32], shape: &[usize]| Tensor::from_slice(v, shape, &dev).unwrap();
+    let conv = |x: &Tensor, w: &[f32], b: &[f32], cin: usize| {
+        x.conv2d(&t(w, &[4, cin, 3, 3]), 1, 1, 1, 1)
+            .unwrap()
+            .broadcast_add(&t(b, &[1, 4, 1, 1]))
+            .unwrap()
+    };
+    let r = conv(&x, &w1, &b1, 3).relu().unwrap();
+    let s2 = ((conv(&r, &w2, &b2, 4) + &r).unwrap() + &r).unwrap();
+    let z = s2
+        .mean((2, 3))
+        .unwrap()
+        .matmul(&t(&fc, &[3, 4]).t().unwrap())
+        .unwrap()
+        .broadcast_add(&t(&fcb, &[1, 3]))
+        .unwrap();
+    let want: Vec<f64> = z
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    assert_close(&logits(&m, &x), &want, 1e-5, "logits");
+}
+
 /// Sigmoid and Tanh pass the plain gradient under every rule, and the JSON-facing summary
 /// says that no unit obeys the rule.
 #[test]
