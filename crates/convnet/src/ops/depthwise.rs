@@ -11,8 +11,10 @@
 //! every tap scatters the (zero-extended) output gradient into the phases, which are then
 //! interleaved back and the padding cut off. Per output (input) value the taps are summed
 //! in the same (ky, kx) order as a direct loop.
+use super::buffers::{copy, fill, written};
 use super::conv::{valid_range, Conv2dParams};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// The phase layout of one plane for a given layer and input size.
 struct Phases {
@@ -91,9 +93,9 @@ impl Phases {
     }
 
     /// Interleaves the phases back into one input-sized plane, dropping the padding; input
-    /// pixels the convolution never reads get 0.
-    fn merge(&self, phases: &[f32], plane: &mut [f32]) {
-        plane.fill(0.0);
+    /// pixels the convolution never reads get 0. Every pixel of `plane` is written.
+    fn merge(&self, phases: &[f32], plane: &mut [MaybeUninit<f32>]) {
+        let plane = fill(plane, 0.0);
         for (iy, base, px, lo, hi) in self.runs() {
             let row = &mut plane[iy * self.w..(iy + 1) * self.w];
             let src = &phases[base + lo..base + hi];
@@ -121,34 +123,36 @@ pub(super) fn forward(
     let k = p.kernel;
     let geo = Phases::new(p, h, w, ho, wo);
     let span = ho * geo.wq;
-    let mut y = vec![0f32; x.len() / (h * w) * ho * wo];
-    y.par_chunks_mut(ho * wo)
-        .zip(x.par_chunks(h * w))
-        .enumerate()
-        .for_each_init(
-            || vec![0f32; geo.scratch() + span],
-            |scratch, (plane_idx, (out, plane))| {
-                let ch = plane_idx % c;
-                let wk = &p.weight[ch * k * k..(ch + 1) * k * k];
-                let (phases, acc) = scratch.split_at_mut(geo.scratch());
-                geo.split(plane, phases);
-                acc.fill(p.bias.as_ref().map_or(0.0, |b| b[ch]));
-                for ky in 0..k {
-                    for kx in 0..k {
-                        let wv = wk[ky * k + kx];
-                        let (ph, off) = geo.tap(ky, kx);
-                        let src = &phases[ph * geo.len + off..ph * geo.len + off + span];
-                        for (a, v) in acc.iter_mut().zip(src) {
-                            *a += wv * v;
+    let write = |y: &mut [MaybeUninit<f32>]| {
+        y.par_chunks_mut(ho * wo)
+            .zip(x.par_chunks(h * w))
+            .enumerate()
+            .for_each_init(
+                || vec![0f32; geo.scratch() + span],
+                |scratch, (plane_idx, (out, plane))| {
+                    let ch = plane_idx % c;
+                    let wk = &p.weight[ch * k * k..(ch + 1) * k * k];
+                    let (phases, acc) = scratch.split_at_mut(geo.scratch());
+                    geo.split(plane, phases);
+                    acc.fill(p.bias.as_ref().map_or(0.0, |b| b[ch]));
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let wv = wk[ky * k + kx];
+                            let (ph, off) = geo.tap(ky, kx);
+                            let src = &phases[ph * geo.len + off..ph * geo.len + off + span];
+                            for (a, v) in acc.iter_mut().zip(src) {
+                                *a += wv * v;
+                            }
                         }
                     }
-                }
-                for (dst, src) in out.chunks_exact_mut(wo).zip(acc.chunks_exact(geo.wq)) {
-                    dst.copy_from_slice(&src[..wo]);
-                }
-            },
-        );
-    y
+                    for (dst, src) in out.chunks_exact_mut(wo).zip(acc.chunks_exact(geo.wq)) {
+                        copy(dst, &src[..wo]);
+                    }
+                },
+            );
+    };
+    // SAFETY: every output row of every plane is copied from the accumulator.
+    unsafe { written(x.len() / (h * w) * ho * wo, write) }
 }
 
 pub(super) fn input_grad(
@@ -164,35 +168,37 @@ pub(super) fn input_grad(
     let k = p.kernel;
     let geo = Phases::new(p, h, w, ho, wo);
     let span = ho * geo.wq;
-    let mut dx = vec![0f32; g.len() / (ho * wo) * h * w];
-    dx.par_chunks_mut(h * w)
-        .zip(g.par_chunks(ho * wo))
-        .enumerate()
-        .for_each_init(
-            || vec![0f32; geo.scratch() + span],
-            |scratch, (plane_idx, (dplane, gplane))| {
-                let ch = plane_idx % c;
-                let wk = &p.weight[ch * k * k..(ch + 1) * k * k];
-                let (phases, grad) = scratch.split_at_mut(geo.scratch());
-                // The output gradient in the phases' row stride; the extra columns stay 0
-                // so that what they scatter adds nothing.
-                grad.fill(0.0);
-                for (dst, src) in grad.chunks_exact_mut(geo.wq).zip(gplane.chunks_exact(wo)) {
-                    dst[..wo].copy_from_slice(src);
-                }
-                phases.fill(0.0);
-                for ky in 0..k {
-                    for kx in 0..k {
-                        let wv = wk[ky * k + kx];
-                        let (ph, off) = geo.tap(ky, kx);
-                        let dst = &mut phases[ph * geo.len + off..ph * geo.len + off + span];
-                        for (d, v) in dst.iter_mut().zip(&*grad) {
-                            *d += wv * v;
+    let write = |dx: &mut [MaybeUninit<f32>]| {
+        dx.par_chunks_mut(h * w)
+            .zip(g.par_chunks(ho * wo))
+            .enumerate()
+            .for_each_init(
+                || vec![0f32; geo.scratch() + span],
+                |scratch, (plane_idx, (dplane, gplane))| {
+                    let ch = plane_idx % c;
+                    let wk = &p.weight[ch * k * k..(ch + 1) * k * k];
+                    let (phases, grad) = scratch.split_at_mut(geo.scratch());
+                    // The output gradient in the phases' row stride; the extra columns stay 0
+                    // so that what they scatter adds nothing.
+                    grad.fill(0.0);
+                    for (dst, src) in grad.chunks_exact_mut(geo.wq).zip(gplane.chunks_exact(wo)) {
+                        dst[..wo].copy_from_slice(src);
+                    }
+                    phases.fill(0.0);
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let wv = wk[ky * k + kx];
+                            let (ph, off) = geo.tap(ky, kx);
+                            let dst = &mut phases[ph * geo.len + off..ph * geo.len + off + span];
+                            for (d, v) in dst.iter_mut().zip(&*grad) {
+                                *d += wv * v;
+                            }
                         }
                     }
-                }
-                geo.merge(phases, dplane);
-            },
-        );
-    dx
+                    geo.merge(phases, dplane);
+                },
+            );
+    };
+    // SAFETY: `merge` writes every pixel of every plane.
+    unsafe { written(g.len() / (ho * wo) * h * w, write) }
 }

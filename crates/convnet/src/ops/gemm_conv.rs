@@ -1,9 +1,11 @@
 //! Dense convolution through matrix products: im2col + gemm forward, gemm + col2im for
 //! the input gradient (instead of candle's direct-loop transposed convolution).
+use super::buffers::{assume_init, fill, written, Scratch};
 use super::conv::{valid_range, Conv2dParams};
 use super::threads;
 use gemm::Parallelism;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// A read-only matrix view: element (i, j) is `data[i·rs + j·cs]`.
 #[derive(Clone, Copy)]
@@ -47,20 +49,54 @@ pub(crate) fn matmul(
     accumulate: bool,
     parallel: bool,
 ) {
-    assert!(dst.len() >= m * n && lhs.fits(m, k) && rhs.fits(k, n));
+    assert!(dst.len() >= m * n);
+    // SAFETY: `dst` holds `m·n` initialised floats, so reading it to accumulate is sound.
+    unsafe { gemm_into(dst.as_mut_ptr(), m, n, k, lhs, rhs, accumulate, parallel) }
+}
+
+/// `dst[m×n] (row-major) = lhs[m×k] · rhs[k×n]` into uninitialised memory, which it fills.
+pub(crate) fn matmul_uninit(
+    dst: &mut [MaybeUninit<f32>],
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    parallel: bool,
+) {
+    assert!(dst.len() >= m * n);
+    // SAFETY: without `accumulate`, gemm writes every element of `dst` and reads none.
+    unsafe { gemm_into(dst.as_mut_ptr().cast(), m, n, k, lhs, rhs, false, parallel) }
+}
+
+/// # Safety
+/// `dst` must point to `m·n` writable floats that alias neither operand, initialised
+/// when `accumulate` is set.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_into(
+    dst: *mut f32,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    accumulate: bool,
+    parallel: bool,
+) {
+    assert!(lhs.fits(m, k) && rhs.fits(k, n));
     let par = if parallel && threads() > 1 {
         Parallelism::Rayon(threads())
     } else {
         Parallelism::None
     };
-    // SAFETY: the assert above keeps every index the strides reach inside the slices,
-    // and `dst` does not alias `lhs` or `rhs` (a unique borrow against shared ones).
+    // SAFETY: the assert above keeps every index the strides reach inside the operands,
+    // and the caller vouches for `dst`.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             n as isize,
             accumulate,
@@ -138,13 +174,13 @@ impl Phases {
             }
         }
     }
-    /// The inverse of `split`: writes the phases back onto `plane [h, w]`.
-    fn merge(&self, phases: &[f32], w: usize, plane: &mut [f32]) {
+    /// The inverse of `split`: writes the phases back onto every pixel of `plane [h, w]`.
+    fn merge(&self, phases: &[f32], w: usize, plane: &mut [MaybeUninit<f32>]) {
         for (y, row) in plane.chunks_mut(w).enumerate() {
             let (i, py) = (y / self.s, y % self.s);
             for (x, d) in row.iter_mut().enumerate() {
                 let (j, px) = (x / self.s, x % self.s);
-                *d = phases[self.plane_offset(py, px) + i * self.wp + j];
+                d.write(phases[self.plane_offset(py, px) + i * self.wp + j]);
             }
         }
     }
@@ -196,7 +232,8 @@ fn im2col(p: &Conv2dParams, x: &[f32], h: usize, w: usize, ho: usize, wo: usize,
         );
 }
 
-/// Folds columns `[c·k·k, ho·wo]` back onto an image `[c, h, w]`, summing overlaps.
+/// Folds columns `[c·k·k, ho·wo]` back onto an image `[c, h, w]`, summing overlaps; every
+/// element of `dx` is written.
 fn col2im(
     p: &Conv2dParams,
     cols: &[f32],
@@ -204,7 +241,7 @@ fn col2im(
     w: usize,
     ho: usize,
     wo: usize,
-    dx: &mut [f32],
+    dx: &mut [MaybeUninit<f32>],
 ) {
     let k = p.kernel;
     let s = p.stride;
@@ -214,12 +251,11 @@ fn col2im(
     dx.par_chunks_mut(h * w).enumerate().for_each_init(
         || vec![0f32; scratch],
         |split, (ci, plane)| {
-            let acc: &mut [f32] = if s == 1 {
-                plane.fill(0.0);
-                &mut *plane
+            let (plane, acc): (Option<&mut [MaybeUninit<f32>]>, &mut [f32]) = if s == 1 {
+                (None, fill(plane, 0.0))
             } else {
                 split.fill(0.0);
-                &mut split[..]
+                (Some(plane), &mut split[..])
             };
             let block = &cols[ci * k * k * hw_out..(ci + 1) * k * k * hw_out];
             for ky in 0..k {
@@ -243,28 +279,33 @@ fn col2im(
                     }
                 }
             }
-            if s != 1 {
+            if let Some(plane) = plane {
                 ph.merge(split, w, plane);
             }
         },
     );
 }
 
-/// Runs `f(image index, input chunk, output chunk)` over a batch: images in parallel when
+/// Runs `f(input chunk, output chunk, parallel)` over a batch: images in parallel when
 /// there are enough of them, otherwise one after the other with a parallel gemm inside.
-fn per_image<F>(n: usize, x: &[f32], in_len: usize, out: &mut [f32], out_len: usize, f: F)
+/// `f` must write every element of its output chunk.
+fn per_image<F>(n: usize, x: &[f32], in_len: usize, out_len: usize, f: F) -> Vec<f32>
 where
-    F: Fn(&[f32], &mut [f32], bool) + Sync,
+    F: Fn(&[f32], &mut [MaybeUninit<f32>], bool) + Sync,
 {
-    if n >= threads() && n > 1 {
-        out.par_chunks_mut(out_len)
-            .zip(x.par_chunks(in_len))
-            .for_each(|(o, x)| f(x, o, false));
-    } else {
-        for (o, x) in out.chunks_mut(out_len).zip(x.chunks(in_len)) {
-            f(x, o, true);
+    let write = |out: &mut [MaybeUninit<f32>]| {
+        if n >= threads() && n > 1 {
+            out.par_chunks_mut(out_len)
+                .zip(x.par_chunks(in_len))
+                .for_each(|(o, x)| f(x, o, false));
+        } else {
+            for (o, x) in out.chunks_mut(out_len).zip(x.chunks(in_len)) {
+                f(x, o, true);
+            }
         }
-    }
+    };
+    // SAFETY: `f` writes every element of each chunk, and the chunks cover the output.
+    unsafe { written(n * out_len, write) }
 }
 
 pub(super) fn forward(
@@ -279,47 +320,32 @@ pub(super) fn forward(
     let (cin, cout) = (p.in_channels, p.out_channels);
     let kk = cin * p.kernel * p.kernel;
     let hw_out = ho * wo;
-    let mut y = vec![0f32; n * cout * hw_out];
-    per_image(
-        n,
-        x,
-        cin * h * w,
-        &mut y,
-        cout * hw_out,
-        |x, y, parallel| {
-            if let Some(b) = &p.bias {
+    let weight = MatRef::rows(&p.weight, kk);
+    per_image(n, x, cin * h * w, cout * hw_out, |x, y, parallel| {
+        let mut cols = (!is_pointwise(p)).then(|| Scratch::take(kk * hw_out));
+        let rhs = match &mut cols {
+            Some(cols) => {
+                let cols = cols.get(kk * hw_out);
+                im2col(p, x, h, w, ho, wo, cols);
+                MatRef::rows(cols, hw_out)
+            }
+            None => MatRef::rows(x, hw_out),
+        };
+        match &p.bias {
+            Some(b) => {
                 for (row, &bv) in y.chunks_mut(hw_out).zip(b) {
-                    row.fill(bv);
+                    fill(row, bv);
                 }
+                // SAFETY: every row was just filled with its bias.
+                let y = unsafe { assume_init(y) };
+                matmul(y, cout, hw_out, kk, weight, rhs, true, parallel);
             }
-            if is_pointwise(p) {
-                matmul(
-                    y,
-                    cout,
-                    hw_out,
-                    kk,
-                    MatRef::rows(&p.weight, kk),
-                    MatRef::rows(x, hw_out),
-                    p.bias.is_some(),
-                    parallel,
-                );
-            } else {
-                let mut cols = vec![0f32; kk * hw_out];
-                im2col(p, x, h, w, ho, wo, &mut cols);
-                matmul(
-                    y,
-                    cout,
-                    hw_out,
-                    kk,
-                    MatRef::rows(&p.weight, kk),
-                    MatRef::rows(&cols, hw_out),
-                    p.bias.is_some(),
-                    parallel,
-                );
-            }
-        },
-    );
-    y
+            None => matmul_uninit(y, cout, hw_out, kk, weight, rhs, parallel),
+        }
+        if let Some(cols) = cols {
+            cols.give_back();
+        }
+    })
 }
 
 pub(super) fn input_grad(
@@ -334,41 +360,18 @@ pub(super) fn input_grad(
     let (cin, cout) = (p.in_channels, p.out_channels);
     let kk = cin * p.kernel * p.kernel;
     let hw_out = ho * wo;
-    let mut dx = vec![0f32; n * cin * h * w];
     // Wᵀ [kk × cout] read from W [cout × kk] through strides.
-    per_image(
-        n,
-        g,
-        cout * hw_out,
-        &mut dx,
-        cin * h * w,
-        |g, dx, parallel| {
-            if is_pointwise(p) {
-                matmul(
-                    dx,
-                    kk,
-                    hw_out,
-                    cout,
-                    MatRef::transposed(&p.weight, kk),
-                    MatRef::rows(g, hw_out),
-                    false,
-                    parallel,
-                );
-            } else {
-                let mut cols = vec![0f32; kk * hw_out];
-                matmul(
-                    &mut cols,
-                    kk,
-                    hw_out,
-                    cout,
-                    MatRef::transposed(&p.weight, kk),
-                    MatRef::rows(g, hw_out),
-                    false,
-                    parallel,
-                );
-                col2im(p, &cols, h, w, ho, wo, dx);
-            }
-        },
-    );
-    dx
+    let weight_t = MatRef::transposed(&p.weight, kk);
+    per_image(n, g, cout * hw_out, cin * h * w, |g, dx, parallel| {
+        let rhs = MatRef::rows(g, hw_out);
+        if is_pointwise(p) {
+            matmul_uninit(dx, kk, hw_out, cout, weight_t, rhs, parallel);
+        } else {
+            let mut cols = Scratch::take(kk * hw_out);
+            let c = cols.get(kk * hw_out);
+            matmul(c, kk, hw_out, cout, weight_t, rhs, false, parallel);
+            col2im(p, c, h, w, ho, wo, dx);
+            cols.give_back();
+        }
+    })
 }

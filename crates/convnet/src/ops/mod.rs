@@ -5,6 +5,7 @@
 //! no backward for overlapping pools) and compute weight gradients that attribution never
 //! needs. Every op here holds its weights as constants and returns only the input gradient.
 mod activation;
+mod buffers;
 mod chain;
 mod channel_scale;
 mod conv;

@@ -24,9 +24,11 @@
 //! The input gradient of a 3 × 3 stride-1 layer is itself a 3 × 3 stride-1 correlation (of
 //! the output gradient with the flipped, transposed kernel), so both directions run the one
 //! routine, [`correlate`], with their own transformed kernels.
+use super::buffers::{written, Scratch};
 use super::conv::Conv2dParams;
 use super::gemm_conv::{matmul, MatRef};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Layers with fewer input or output channels stay on im2col + gemm: there the transforms,
 /// which cost about the same per channel as a gemm of 16 channels, would dominate.
@@ -303,89 +305,69 @@ fn correlate(
     let (cin, cout) = (k.cols, k.rows);
     let per_image = geo.th * geo.tw;
     let images = (chunk_tiles / per_image.max(1)).clamp(1, n.max(1));
-    let mut out = vec![0f32; n * cout * ho * wo];
-    let mut scratch = Scratch::take(xis * (cin + cout) * images * per_image);
-    let (v, m) = scratch.0.split_at_mut(xis * cin * images * per_image);
-    for (b0, out) in (0..n)
-        .step_by(images)
-        .zip(out.chunks_mut(images * cout * ho * wo))
-    {
-        let nb = images.min(n - b0);
-        let t = nb * per_image;
-        let x = &x[b0 * cin * h * w..(b0 + nb) * cin * h * w];
-        // V [c][ξ][t]: each channel's rows, filled in parallel over channels.
-        let v = &mut v[..xis * cin * t];
-        v.par_chunks_mut(xis * t).enumerate().for_each_init(
-            || {
-                (
-                    vec![0f32; xis * t],
-                    vec![0f32; xis * t],
-                    vec![0f32; sc.m * (geo.tw + 1)],
-                )
-            },
-            |(d, a, padded), (c, vc)| {
-                gather(x, c, cin, nb, &geo, sc, t, d, padded);
-                transform_input(sc, t, d, a, vc);
-            },
-        );
-        // M_ξ [out][t] = U_ξ [out][in] · V_ξ [in][t], the products in parallel.
-        let m = &mut m[..xis * cout * t];
-        let v = &*v;
-        m.par_chunks_mut(cout * t).enumerate().for_each(|(xi, mx)| {
-            let rhs = MatRef {
-                data: &v[xi * t..],
-                rs: xis * t,
-                cs: 1,
-            };
-            matmul(mx, cout, t, cin, k.matrix(xi), rhs, false, false);
-        });
-        // Y = Aᵀ M A + bias, one output channel at a time over all the chunk's tiles.
-        let m = &*m;
-        let planes = Planes(out.as_mut_ptr(), out.len());
-        (0..cout).into_par_iter().for_each_init(
-            || (vec![0f32; sc.m * sc.a() * t], vec![0f32; sc.m * sc.m * t]),
-            |(s, y), r| {
-                let b_bias = bias.map_or(0.0, |bs| bs[r]);
-                transform_output(sc, t, |xi| &m[(xi * cout + r) * t..][..t], b_bias, s, y);
-                // SAFETY: task `r` writes only the planes (b, r) of `out`, which no other task
-                // touches, and `out` outlives the loop.
-                unsafe { planes.scatter(y, r, cout, nb, &geo, sc.m) };
-            },
-        );
-    }
+    let len = xis * (cin + cout) * images * per_image;
+    let mut scratch = Scratch::take(len);
+    let (v, m) = scratch
+        .get(len)
+        .split_at_mut(xis * cin * images * per_image);
+    let write = |out: &mut [MaybeUninit<f32>]| {
+        for (b0, out) in (0..n)
+            .step_by(images)
+            .zip(out.chunks_mut(images * cout * ho * wo))
+        {
+            let nb = images.min(n - b0);
+            let t = nb * per_image;
+            let x = &x[b0 * cin * h * w..(b0 + nb) * cin * h * w];
+            // V [c][ξ][t]: each channel's rows, filled in parallel over channels.
+            let v = &mut v[..xis * cin * t];
+            v.par_chunks_mut(xis * t).enumerate().for_each_init(
+                || {
+                    (
+                        vec![0f32; xis * t],
+                        vec![0f32; xis * t],
+                        vec![0f32; sc.m * (geo.tw + 1)],
+                    )
+                },
+                |(d, a, padded), (c, vc)| {
+                    gather(x, c, cin, nb, &geo, sc, t, d, padded);
+                    transform_input(sc, t, d, a, vc);
+                },
+            );
+            // M_ξ [out][t] = U_ξ [out][in] · V_ξ [in][t], the products in parallel.
+            let m = &mut m[..xis * cout * t];
+            let v = &*v;
+            m.par_chunks_mut(cout * t).enumerate().for_each(|(xi, mx)| {
+                let rhs = MatRef {
+                    data: &v[xi * t..],
+                    rs: xis * t,
+                    cs: 1,
+                };
+                matmul(mx, cout, t, cin, k.matrix(xi), rhs, false, false);
+            });
+            // Y = Aᵀ M A + bias, one output channel at a time over all the chunk's tiles.
+            let m = &*m;
+            let planes = Planes(out.as_mut_ptr(), out.len());
+            (0..cout).into_par_iter().for_each_init(
+                || (vec![0f32; sc.m * sc.a() * t], vec![0f32; sc.m * sc.m * t]),
+                |(s, y), r| {
+                    let b_bias = bias.map_or(0.0, |bs| bs[r]);
+                    transform_output(sc, t, |xi| &m[(xi * cout + r) * t..][..t], b_bias, s, y);
+                    // SAFETY: task `r` writes only the planes (b, r) of `out`, which no other task
+                    // touches, and `out` outlives the loop.
+                    unsafe { planes.scatter(y, r, cout, nb, &geo, sc.m) };
+                },
+            );
+        }
+    };
+    // SAFETY: `write` gives every image's `cout` planes to `scatter`, which fills them.
+    let out = unsafe { written(n * cout * ho * wo, write) };
     scratch.give_back();
     out
 }
 
-thread_local! {
-    static SCRATCH: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// The transformed input and the products, kept by each thread between calls: every value
-/// is written before it is read, and zeroing ~10 MB a layer (what a fresh `vec!` costs)
-/// was 6 % of a ResNet-18 saliency pass. The price is that a thread keeps the largest
-/// buffer it needed (tens of MB for VGG's first layers at 224 × 224).
-struct Scratch(Vec<f32>);
-
-impl Scratch {
-    /// This thread's buffer, grown to `len` (a nested call on the same thread finds it
-    /// taken and starts an empty one).
-    fn take(len: usize) -> Self {
-        let mut v = SCRATCH.take();
-        if v.len() < len {
-            v.resize(len, 0.0);
-        }
-        Scratch(v)
-    }
-
-    fn give_back(self) {
-        SCRATCH.set(self.0);
-    }
-}
-
 /// The output chunk's base pointer and length, shared by the per-channel output tasks.
 #[derive(Clone, Copy)]
-struct Planes(*mut f32, usize);
+struct Planes(*mut MaybeUninit<f32>, usize);
 // SAFETY: the tasks write disjoint planes (see `scatter`).
 unsafe impl Send for Planes {}
 unsafe impl Sync for Planes {}
@@ -416,7 +398,7 @@ impl Planes {
                 for (u, row) in rows.chunks_mut(geo.wo).enumerate() {
                     for (tx, cols) in row.chunks_mut(m).enumerate() {
                         for (v, d) in cols.iter_mut().enumerate() {
-                            *d = y[(u * m + v) * t + base + tx];
+                            d.write(y[(u * m + v) * t + base + tx]);
                         }
                     }
                 }
