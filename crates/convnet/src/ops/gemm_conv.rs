@@ -333,6 +333,7 @@ pub(super) fn forward(
         };
         match &p.bias {
             Some(b) => {
+                assert_eq!(b.len(), cout, "one bias per output channel");
                 for (row, &bv) in y.chunks_mut(hw_out).zip(b) {
                     fill(row, bv);
                 }
