@@ -1,7 +1,7 @@
 //! 2-D convolution (dense or depthwise) with constant weights: forward, and an input-only
 //! backward. Weight gradients are never computed: attribution and synthesis differentiate
 //! with respect to the image only.
-use super::{depthwise, f32_data, gemm_conv, nchw, on_pool, winograd};
+use super::{depthwise, f32_data, gemm_conv, nchw, on_pool, winograd, ConvAlgorithm};
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use std::sync::{Arc, OnceLock};
 
@@ -230,6 +230,11 @@ impl Conv2dParams {
         ))
     }
 
+    /// Whether this layer runs Winograd: it has the shape and the process chose it.
+    fn runs_winograd(&self) -> bool {
+        ConvAlgorithm::current() == ConvAlgorithm::Winograd && winograd::applies(self)
+    }
+
     /// The forward pass on `n` CPU images `[in, h, w]` giving `[out, ho, wo]` each.
     pub(super) fn forward_cpu(
         &self,
@@ -242,7 +247,7 @@ impl Conv2dParams {
     ) -> Vec<f32> {
         if self.depthwise {
             depthwise::forward(self, x, n, h, w, ho, wo)
-        } else if winograd::applies(self) {
+        } else if self.runs_winograd() {
             let k = self
                 .winograd
                 .get_or_init(|| winograd::Kernels::forward(self));
@@ -264,7 +269,7 @@ impl Conv2dParams {
     ) -> Vec<f32> {
         if self.depthwise {
             depthwise::input_grad(self, g, n, h, w, ho, wo)
-        } else if winograd::applies(self) {
+        } else if self.runs_winograd() {
             let k = self
                 .winograd_adjoint
                 .get_or_init(|| winograd::Kernels::adjoint(self));

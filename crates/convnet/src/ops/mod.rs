@@ -5,6 +5,7 @@
 //! no backward for overlapping pools) and compute weight gradients that attribution never
 //! needs. Every op here holds its weights as constants and returns only the input gradient.
 mod activation;
+mod algorithm;
 mod buffers;
 mod chain;
 mod channel_scale;
@@ -19,6 +20,7 @@ mod pointwise;
 mod winograd;
 
 pub use activation::{activation, ActivationKind};
+pub use algorithm::ConvAlgorithm;
 pub use chain::{chain, Chain, Stage};
 pub use channel_scale::{channel_scale, is_channel_scale};
 pub use conv::{conv2d, fold_batch_norm, Conv2dParams, Padding};

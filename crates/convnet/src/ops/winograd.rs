@@ -7,17 +7,20 @@
 //! the arithmetic of VGG- and ResNet-style networks (82 % of ResNet-18's), where PyTorch's
 //! oneDNN direct convolutions beat im2col + gemm (docs/onnx.md, Speed).
 //!
-//! Why m = 2: its transforms add, subtract and halve, which is exact in floating point, so
-//! the layer rounds like im2col (on a 256-channel layer 5.3e-7 from a float64 convolution,
-//! im2col 6.8e-7: `rounding_is_close_to_im2col`). F(4 × 4, 3 × 3) was faster (ResNet-18's
-//! batch-16 saliency pass 0.82 s a batch against 1.03 s with this code and 1.26 s on
-//! im2col), but its transforms scale by up to 8 and it rounds 5× worse (3.2e-6). On the
-//! VGG16 of `shared/reference/vgg16-formula`, whose maps are residuals of enormous
-//! cancellation, that broke the 1e-3 bounds against PyTorch: DeconvNet 1.9e-3 with m = 4 in
-//! the input gradient, the gradient's median 1.3e-3 with m = 4 in the forward pass (m = 2:
-//! 3.7e-4 and 2.3e-4, as im2col). The interpolation points 0, ±1, ±½ instead of 0, ±1, ±2
-//! did not help (3.7e-6; DeconvNet 1.8e-3). The rest of this file takes any m, and the
-//! tests run both.
+//! Why m = 2: its transforms add, subtract and halve, so on random data the layer rounds
+//! like im2col (on a 256-channel layer 5.3e-7 from a float64 convolution, im2col 6.8e-7:
+//! `rounding_is_close_to_im2col`). F(4 × 4, 3 × 3) was faster (ResNet-18's batch-16
+//! saliency pass 0.82 s a batch against 1.03 s with this code and 1.26 s on im2col), but
+//! its transforms scale by up to 8 and it rounds 5× worse (3.2e-6); the interpolation
+//! points 0, ±1, ±½ instead of 0, ±1, ±2 did not help (3.7e-6).
+//!
+//! Even m = 2 rounds worse than im2col on a network's activations (probably because they
+//! are non-negative and smooth, so adding neighbouring pixels makes the transformed tiles
+//! larger than the products im2col sums; random data has no such bias). On the VGG16 of `shared/reference/vgg16-formula`, whose
+//! outputs are residuals of enormous cancellation, its logits are up to 1.9e-3 from
+//! float64 (im2col 2.9e-4, PyTorch 3.0e-4). So it runs only when chosen
+//! ([`super::ConvAlgorithm`], whose note has the numbers).
+//!
 //! No crate we build on has Winograd convolutions: candle's CPU convolution is im2col, and
 //! the `gemm` crate is the matrix product this builds on.
 //!
