@@ -1,12 +1,13 @@
 //! Which algorithm runs dense 3 × 3 stride-1 convolutions on the CPU.
 //!
 //! Winograd's F(2 × 2, 3 × 3) is faster (ResNet-18's batch-16 saliency pass 1.03 s a batch
-//! against 1.26 s on im2col + gemm) but rounds worse on a network's activations (the
-//! winograd module's note says why we think so). On the VGG16 of `shared/reference/vgg16-formula` its logits are
-//! 1.9e-4 … 1.9e-3 from float64 against PyTorch's 3.9e-5 … 3.0e-4 and im2col's
-//! 1.8e-4 … 2.9e-4 (tests/vgg16_reference.rs), and the gradient's median error grows from
-//! 1e-4 to 5e-2 as flipped ReLU masks follow. Correctness comes first, so im2col is the
-//! default and Winograd is chosen explicitly, as oneDNN's `convolution_winograd` is.
+//! against 1.26 s on im2col + gemm) but rounds a little worse: 1.2–1.8× im2col's error
+//! layer by layer on real activations (the winograd module's note). On the VGG16 of
+//! `shared/reference/vgg16-formula` its logits are 1.9e-4 … 1.9e-3 from float64 against
+//! PyTorch's 3.9e-5 … 3.0e-4 and im2col's 1.8e-4 … 2.9e-4 (tests/vgg16_reference.rs), and
+//! the gradient's median error grows from 1e-4 to 5e-2 as flipped ReLU masks follow.
+//! Correctness comes first, so im2col is the default and Winograd is chosen explicitly, as
+//! oneDNN's `convolution_winograd` is.
 //!
 //! The choice is per process, read once from [`ConvAlgorithm::ENV`], so that every model,
 //! loader and test in a process computes the same numbers.

@@ -14,12 +14,13 @@
 //! its transforms scale by up to 8 and it rounds 5× worse (3.2e-6); the interpolation
 //! points 0, ±1, ±½ instead of 0, ±1, ±2 did not help (3.7e-6).
 //!
-//! Even m = 2 rounds worse than im2col on a network's activations (probably because they
-//! are non-negative and smooth, so adding neighbouring pixels makes the transformed tiles
-//! larger than the products im2col sums; random data has no such bias). On the VGG16 of `shared/reference/vgg16-formula`, whose
-//! outputs are residuals of enormous cancellation, its logits are up to 1.9e-3 from
-//! float64 (im2col 2.9e-4, PyTorch 3.0e-4). So it runs only when chosen
-//! ([`super::ConvAlgorithm`], whose note has the numbers).
+//! On a network's activations m = 2 still rounds a little worse than im2col: layer by layer
+//! on the VGG16 of `shared/reference/vgg16-formula` (each layer fed the float64 network's
+//! input, rounded), 1.1e-7 … 5.0e-7 from float64 against im2col's 1.1e-7 … 4.3e-7, 1.2–1.8×
+//! on the layers of 128 channels or more. That network, whose outputs are residuals of
+//! enormous cancellation, amplifies rounding about a thousandfold, and its logits end up
+//! 1.9e-4 … 1.9e-3 from float64 (im2col 1.8e-4 … 2.9e-4, PyTorch 3.9e-5 … 3.0e-4). So it
+//! runs only when chosen ([`super::ConvAlgorithm`]).
 //!
 //! No crate we build on has Winograd convolutions: candle's CPU convolution is im2col, and
 //! the `gemm` crate is the matrix product this builds on.
