@@ -81,7 +81,8 @@ pub struct MethodRecord {
     pub sanity_spearman: Vec<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sanity_ssim: Vec<f64>,
-    /// Seconds the method took to make the map.
+    /// Seconds the method took to make the map, on the one thread its image had (`eval`
+    /// runs one image per core), so a machine of N cores makes maps N times as fast.
     pub seconds: f64,
 }
 
@@ -211,7 +212,7 @@ pub struct MethodSummary {
     /// Mean deletion and insertion curves.
     pub deletion_curve: Vec<f64>,
     pub insertion_curve: Vec<f64>,
-    /// Mean seconds per map.
+    /// Mean seconds per map, on one thread (see [`MethodRecord::seconds`]).
     pub seconds_per_map: f64,
 }
 
