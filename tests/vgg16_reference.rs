@@ -86,13 +86,16 @@ fn formula_weights_and_outputs_match_pytorch() {
             }
         }
     }
-    // Float64 says whose rounding it is: ours within twice PyTorch's worst on every image
-    // (measured 1.8e-4 … 2.9e-4 against 3.0e-4 on im2col; Winograd F(2 × 2, 3 × 3) gave
-    // 1.9e-4 … 1.9e-3 and fails this, which is why it is not the default).
+    // Float64 says whose rounding it is. Ours is of PyTorch's order (3.9e-5 … 3.0e-4), and
+    // how much depends on the machine: im2col measured 1.8e-4 … 2.9e-4 on one, 8.1e-5 …
+    // 6.0e-4 on an AVX-512 EPYC (2.0× PyTorch's worst). The bound is the issues' allowance
+    // for a largest distance, three times PyTorch's worst. Winograd F(2 × 2, 3 × 3) failed
+    // it on the first machine (1.9e-3), though not on the EPYC (3.2e-5 … 6.2e-4), which is
+    // why it is opt-in (docs/convnet.md).
     let torch_worst = logit_errors.iter().map(|e| e.2).fold(0.0, f64::max);
     for (id, ours, _) in &logit_errors {
         assert!(
-            *ours <= 2.0 * torch_worst,
+            *ours <= 3.0 * torch_worst,
             "{id}: logits {ours:.2e} from float64, PyTorch's worst {torch_worst:.2e}"
         );
     }
