@@ -95,17 +95,28 @@ pub fn mermaid(root: &Path) -> anyhow::Result<String> {
     Ok(s)
 }
 
-pub fn run(args: &[String]) -> anyhow::Result<()> {
-    let check = args.iter().any(|a| a == "--check");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace");
+/// docs/architecture.md with its crate graph drawn afresh, and the file's text as it is.
+fn fresh_and_current(root: &Path) -> anyhow::Result<(String, String)> {
     let path = root.join("docs/architecture.md");
     let text = std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
     let (Some(a), Some(b)) = (text.find(BEGIN), text.find(END)) else {
         bail!("{} has no {BEGIN} … {END} markers", path.display());
     };
     let fresh = format!("{}{BEGIN}\n{}\n{}", &text[..a], mermaid(root)?, &text[b..]);
+    Ok((fresh, text))
+}
+
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let check = args.iter().any(|a| a == "--check");
+    let root = workspace_root();
+    let path = root.join("docs/architecture.md");
+    let (fresh, text) = fresh_and_current(root)?;
     if fresh == text {
         println!("{}: crate graph up to date", path.display());
     } else if check {
@@ -118,4 +129,19 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         println!("{}: crate graph written", path.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// `cargo xtask graph --check` as a test, so that the workspace's test run keeps the
+    /// picture current without building xtask's binary a second time (its release build
+    /// unifies features differently from the test build's and recompiled candle in CI).
+    #[test]
+    fn docs_architecture_crate_graph_is_current() {
+        let (fresh, text) = super::fresh_and_current(super::workspace_root()).unwrap();
+        assert!(
+            fresh == text,
+            "docs/architecture.md: the crate graph is out of date; run `cargo xtask graph`"
+        );
+    }
 }
