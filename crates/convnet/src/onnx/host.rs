@@ -348,6 +348,8 @@ pub fn binary(op: &str, a: &Host, b: &Host) -> Result<Host, String> {
                     .map_collect(|a, b| a.powf(*b)),
                 "Max" => ndarray::Zip::from(&x).and(&y).map_collect(|a, b| a.max(*b)),
                 "Min" => ndarray::Zip::from(&x).and(&y).map_collect(|a, b| a.min(*b)),
+                // ONNX `Mod` with fmod = 1 is C's fmod (the dividend's sign).
+                "Mod" => ndarray::Zip::from(&x).and(&y).map_collect(|a, b| a % b),
                 "Equal" => {
                     return Ok(Host::I64(
                         ndarray::Zip::from(&x)
@@ -387,6 +389,20 @@ pub fn binary(op: &str, a: &Host, b: &Host) -> Result<Host, String> {
                 }
                 "Max" => z.map_collect(|a, b| *a.max(b)),
                 "Min" => z.map_collect(|a, b| *a.min(b)),
+                // ONNX `Mod` on integers with fmod = 0 takes the divisor's sign (Python's %).
+                "Mod" => {
+                    if y.iter().any(|&v| v == 0) {
+                        return Err("integer modulo by zero".into());
+                    }
+                    z.map_collect(|a, b| {
+                        let r = a % b;
+                        if r != 0 && (r < 0) != (*b < 0) {
+                            r + b
+                        } else {
+                            r
+                        }
+                    })
+                }
                 "Equal" => z.map_collect(|a, b| (a == b) as i64),
                 "Less" => z.map_collect(|a, b| (a < b) as i64),
                 "Greater" => z.map_collect(|a, b| (a > b) as i64),
@@ -498,5 +514,161 @@ impl Host {
         let shape = broadcast(self.shape(), dims)?;
         let e = || format!("cannot expand {:?} to {dims:?}", self.shape());
         Ok(both!(self, a => a.broadcast(IxDyn(&shape)).ok_or_else(e)?.to_owned()))
+    }
+
+    /// ONNX ScatterND: a copy of `self` with the slices that `indices` (`[..., k]`, each
+    /// row a position in the first k axes) name replaced by, or combined with, `updates`.
+    /// Exporters emit it for slice assignment (`mask[a:b, c:d] = v`), such as the window
+    /// masks of shifted-window attention, on values that fold at load time.
+    pub fn scatter_nd(
+        &self,
+        indices: &Host,
+        updates: &Host,
+        reduction: &str,
+    ) -> Result<Host, String> {
+        let shape = self.shape().to_vec();
+        let ishape = indices.shape();
+        let k = *ishape.last().ok_or("ScatterND indices are a scalar")?;
+        if k == 0 || k > shape.len() {
+            return Err(format!(
+                "ScatterND index rows of {k} into a tensor of shape {shape:?}"
+            ));
+        }
+        let rows = ishape[..ishape.len() - 1].iter().product::<usize>();
+        let slice: usize = shape[k..].iter().product();
+        let want: Vec<usize> = ishape[..ishape.len() - 1]
+            .iter()
+            .chain(&shape[k..])
+            .copied()
+            .collect();
+        if updates.shape() != want.as_slice() {
+            return Err(format!(
+                "ScatterND updates have shape {:?}, indices {ishape:?} into {shape:?} need {want:?}",
+                updates.shape()
+            ));
+        }
+        let idx = indices.to_i64();
+        let mut offsets = Vec::with_capacity(rows);
+        for r in 0..rows {
+            let mut off = 0usize;
+            for (a, &i) in idx[r * k..(r + 1) * k].iter().enumerate() {
+                let d = shape[a] as i64;
+                let i = if i < 0 { i + d } else { i };
+                if !(0..d).contains(&i) {
+                    return Err(format!(
+                        "ScatterND index {i} out of range for axis {a} of size {d}"
+                    ));
+                }
+                off = off * shape[a] + i as usize;
+            }
+            offsets.push(off * slice);
+        }
+        fn apply<T: Copy + PartialOrd + std::ops::Add<Output = T> + std::ops::Mul<Output = T>>(
+            data: &mut [T],
+            upd: &[T],
+            offsets: &[usize],
+            slice: usize,
+            reduction: &str,
+        ) -> Result<(), String> {
+            for (r, &o) in offsets.iter().enumerate() {
+                for (d, &u) in data[o..o + slice]
+                    .iter_mut()
+                    .zip(&upd[r * slice..(r + 1) * slice])
+                {
+                    *d = match reduction {
+                        "none" => u,
+                        "add" => *d + u,
+                        "mul" => *d * u,
+                        "max" => {
+                            if u > *d {
+                                u
+                            } else {
+                                *d
+                            }
+                        }
+                        "min" => {
+                            if u < *d {
+                                u
+                            } else {
+                                *d
+                            }
+                        }
+                        other => return Err(format!("ScatterND reduction `{other}`")),
+                    };
+                }
+            }
+            Ok(())
+        }
+        match (self, updates) {
+            (Host::I64(_), Host::I64(_)) => {
+                let mut data = self.to_i64();
+                apply(&mut data, &updates.to_i64(), &offsets, slice, reduction)?;
+                Host::ints(&shape, data)
+            }
+            _ => {
+                let mut data: Vec<f32> = self.to_f32().iter().copied().collect();
+                let upd: Vec<f32> = updates.to_f32().iter().copied().collect();
+                apply(&mut data, &upd, &offsets, slice, reduction)?;
+                Host::floats(&shape, data)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modulo_follows_onnx() {
+        let a = Host::ints(&[4], vec![7, -7, 7, -7]).unwrap();
+        let b = Host::ints(&[4], vec![3, 3, -3, -3]).unwrap();
+        // Integer Mod (fmod = 0) takes the divisor's sign, as Python's %.
+        assert_eq!(binary("Mod", &a, &b).unwrap().to_i64(), vec![1, 2, -2, -1]);
+        assert!(binary("Mod", &a, &Host::ints(&[1], vec![0]).unwrap()).is_err());
+        // fmod = 1 on floats is C's fmod, the dividend's sign.
+        let f = binary(
+            "Mod",
+            &Host::floats(&[2], vec![7.5, -7.5]).unwrap(),
+            &Host::floats(&[1], vec![2.0]).unwrap(),
+        );
+        assert_eq!(
+            f.unwrap().to_f32().iter().copied().collect::<Vec<_>>(),
+            vec![1.5, -1.5]
+        );
+    }
+
+    #[test]
+    fn scatter_nd_writes_rows_and_slices() {
+        let data = Host::ints(&[2, 3], vec![0; 6]).unwrap();
+        // Whole rows (k = 1) ...
+        let rows = Host::ints(&[1, 1], vec![1]).unwrap();
+        let upd = Host::ints(&[1, 3], vec![4, 5, 6]).unwrap();
+        let y = data.scatter_nd(&rows, &upd, "none").unwrap();
+        assert_eq!(y.to_i64(), vec![0, 0, 0, 4, 5, 6]);
+        // ... single elements (k = 2), negative indices, and the add reduction.
+        let at = Host::ints(&[2, 2], vec![0, -1, 1, 0]).unwrap();
+        let upd = Host::ints(&[2], vec![9, 1]).unwrap();
+        assert_eq!(
+            y.scatter_nd(&at, &upd, "add").unwrap().to_i64(),
+            vec![0, 0, 9, 5, 5, 6]
+        );
+        let floats = Host::floats(&[2, 3], vec![1.0; 6]).unwrap();
+        let f = floats
+            .scatter_nd(&at, &Host::floats(&[2], vec![0.5, 3.0]).unwrap(), "max")
+            .unwrap();
+        assert_eq!(
+            f.to_f32().iter().copied().collect::<Vec<_>>(),
+            vec![1.0, 1.0, 1.0, 3.0, 1.0, 1.0]
+        );
+        let bad = Host::ints(&[1, 2], vec![2, 0]).unwrap();
+        assert!(data
+            .scatter_nd(&bad, &Host::ints(&[1], vec![1]).unwrap(), "none")
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(data
+            .scatter_nd(&rows, &Host::ints(&[2], vec![1, 2]).unwrap(), "none")
+            .unwrap_err()
+            .contains("need"));
     }
 }

@@ -27,6 +27,7 @@ const HOST_OPS: &[&str] = &[
     "Pow",
     "Max",
     "Min",
+    "Mod",
     "Equal",
     "Less",
     "Greater",
@@ -39,6 +40,7 @@ const HOST_OPS: &[&str] = &[
     "Sqrt",
     "Reciprocal",
     "ReduceProd",
+    "ScatterND",
     "Flatten",
     "Identity",
 ];
@@ -247,7 +249,11 @@ pub fn eval(n: &Node, args: &[Option<&Host>], opset: i64) -> Result<Host, String
                 .collect();
             x()?.expand(&dims)
         }
-        "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Max" | "Min" | "Equal" | "Less" | "Greater" => {
+        "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Max" | "Min" | "Mod" | "Equal" | "Less"
+        | "Greater" => {
+            if n.op == "Mod" && n.int("fmod") != Some(1) && matches!(x()?, Host::F32(_)) {
+                return Err("Mod of floats needs fmod = 1 (as ONNX requires)".into());
+            }
             let mut acc = x()?.clone();
             for b in args.iter().skip(1).flatten() {
                 acc = super::host::binary(&n.op, &acc, b)?;
@@ -283,6 +289,11 @@ pub fn eval(n: &Node, args: &[Option<&Host>], opset: i64) -> Result<Host, String
                 }
             }
         }
+        "ScatterND" => x()?.scatter_nd(
+            arg(args, 1)?,
+            arg(args, 2)?,
+            n.string("reduction").as_deref().unwrap_or("none"),
+        ),
         "Not" => {
             let x = x()?;
             Host::ints(

@@ -9,6 +9,7 @@
 //!
 //! [`BackwardRule`]: crate::BackwardRule
 mod conv;
+mod einsum;
 mod graph;
 mod host;
 mod host_ops;

@@ -61,6 +61,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Conv",
     "Gemm",
     "MatMul",
+    "Einsum",
     "Add",
     "Sub",
     "Mul",
@@ -70,6 +71,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Max",
     "Min",
     "Pow",
+    "Mod",
     "Relu",
     "Clip",
     "LeakyRelu",
@@ -122,6 +124,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Floor",
     "Ceil",
     "ReduceProd",
+    "ScatterND",
     "Constant",
     "Identity",
     "Dropout",
@@ -368,16 +371,14 @@ impl Program {
             "Gemm" => self.gemm(k, n, args, dev).map(|t| vec![Value::T(t)]),
             "MatMul" => {
                 let (a, b) = (x()?, self.tensor(n, args, 1, dev)?);
-                if b.rank() == 2 && a.rank() > 2 {
-                    let mut dims = a.dims().to_vec();
-                    let kdim = dims[dims.len() - 1];
-                    let rows = a.elem_count() / kdim;
-                    let y = c(a.reshape((rows, kdim)).and_then(|a| a.matmul(&b)))?;
-                    *dims.last_mut().unwrap_or(&mut 0) = b.dims()[1];
-                    t(y.reshape(dims))
-                } else {
-                    t(a.broadcast_matmul(&b))
-                }
+                super::einsum::matmul(&a, &b).map(|t| vec![Value::T(t)])
+            }
+            "Einsum" => {
+                let operands = (0..n.inputs.len())
+                    .map(|i| self.tensor(n, args, i, dev))
+                    .collect::<R<Vec<_>>>()?;
+                let eq = n.string("equation").ok_or("Einsum without an equation")?;
+                super::einsum::einsum(&eq, &operands).map(|t| vec![Value::T(t)])
             }
             "Add" | "Sub" | "Mul" | "Div" | "Sum" | "Mean" | "Max" | "Min" | "Pow" => {
                 let mut acc = x()?;
@@ -686,7 +687,7 @@ impl Program {
                 }
             }
             "Equal" | "Less" | "Greater" | "Where" | "Not" | "Floor" | "Ceil" | "Range"
-            | "ConstantOfShape" | "ReduceProd" => {
+            | "ConstantOfShape" | "ReduceProd" | "Mod" | "ScatterND" => {
                 Err("this op on a tensor computed from the image is not differentiable".into())
             }
             other => Err(format!("op {other} is not implemented for tensors")),

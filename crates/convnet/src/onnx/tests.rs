@@ -23,6 +23,7 @@ struct Builder {
 enum Attr {
     Int(i64),
     Ints(Vec<i64>),
+    Str(&'static str),
 }
 
 impl Builder {
@@ -49,9 +50,14 @@ impl Builder {
     }
 
     fn init_i64(&mut self, name: &str, data: Vec<i64>) -> &mut Self {
+        let dims = [data.len() as i64];
+        self.init_i64_shaped(name, &dims, data)
+    }
+
+    fn init_i64_shaped(&mut self, name: &str, dims: &[i64], data: Vec<i64>) -> &mut Self {
         self.graph.initializer.push(TensorProto {
             name: name.into(),
-            dims: vec![data.len() as i64],
+            dims: dims.to_vec(),
             data_type: data_type::INT64,
             int64_data: data,
             ..Default::default()
@@ -76,6 +82,7 @@ impl Builder {
                 match a {
                     Attr::Int(i) => (p.r#type, p.i) = (2, i),
                     Attr::Ints(v) => (p.r#type, p.ints) = (7, v),
+                    Attr::Str(v) => (p.r#type, p.s) = (3, v.as_bytes().to_vec()),
                 }
                 p
             })
@@ -694,6 +701,69 @@ fn shape_arithmetic_follows_the_batch_size() {
         &want,
         0.0,
         "reshape",
+    );
+}
+
+/// Attention-style graphs: a mask made by ScatterND into a ConstantOfShape (slice
+/// assignment, as in shifted-window attention), shape arithmetic through Mod (negative
+/// dividends take the divisor's sign, as ONNX's integer Mod), and a Gram matrix by Einsum,
+/// all folded or run so that the logits and the input gradient are the closed forms.
+#[test]
+fn scatter_mod_and_einsum_run_with_exact_gradients() {
+    let side = 4;
+    let mut b = Builder::new(side as i64);
+    b.init_i64("shape", vec![1, 3, 4, 4])
+        .init_i64_shaped("where", &[2, 4], vec![0, 1, 2, 3, 0, 2, 0, 0])
+        .init("updates", &[2], vec![2.0, -3.0])
+        .init("one", &[1], vec![1.0])
+        .init_i64("rows", vec![1, 3, 16])
+        // Python's modulo: [-8 mod 9, 27 mod 18] = [1, 9]; C's fmod would give -8.
+        .init_i64("dividend", vec![-8, 27])
+        .init_i64("divisor", vec![9, 18])
+        .node("ConstantOfShape", &["shape"], "zeros", vec![])
+        .node("ScatterND", &["zeros", "where", "updates"], "marks", vec![])
+        .node("Add", &["marks", "one"], "scale", vec![])
+        .node("Mul", &["x", "scale"], "m", vec![])
+        .node("Reshape", &["m", "rows"], "m3", vec![])
+        .node(
+            "Einsum",
+            &["m3", "m3"],
+            "gram",
+            vec![("equation", Attr::Str("b c n, b d n -> b c d"))],
+        )
+        .node("Mod", &["dividend", "divisor"], "flat", vec![])
+        .node("Reshape", &["gram", "flat"], "logits", vec![])
+        .output("logits");
+    let m = load(&b, "einsum", side as u32);
+    let (xv, x) = input(side, 23);
+    let n = side * side;
+    let scale: Vec<f64> = (0..3 * n)
+        .map(|i| match i {
+            i if i == n + 2 * side + 3 => 3.0,
+            i if i == 2 * n => -2.0,
+            _ => 1.0,
+        })
+        .collect();
+    let mv: Vec<f64> = xv.iter().zip(&scale).map(|(&x, s)| x as f64 * s).collect();
+    let gram = |c: usize, d: usize| (0..n).map(|k| mv[c * n + k] * mv[d * n + k]).sum::<f64>();
+    let want: Vec<f64> = (0..9).map(|i| gram(i / 3, i % 3)).collect();
+    assert_close(&logits(&m, &x), &want, 1e-5, "Gram logits");
+    let w = pseudo(9, 5);
+    // d/dx_cn Σ w_cd G_cd = scale_cn Σ_d (w_cd + w_dc) m_dn.
+    let want: Vec<f64> = (0..3 * n)
+        .map(|i| {
+            let (c, k) = (i / n, i % n);
+            let s: f64 = (0..3)
+                .map(|d| (w[c * 3 + d] + w[d * 3 + c]) as f64 * mv[d * n + k])
+                .sum();
+            scale[i] * s
+        })
+        .collect();
+    assert_close(
+        &input_grad(&m, &x, &w, BackwardRule::Gradient),
+        &want,
+        1e-5,
+        "Gram gradient",
     );
 }
 
