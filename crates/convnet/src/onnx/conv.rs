@@ -4,6 +4,11 @@
 //! that form exactly: a dilated kernel becomes the equivalent kernel with zeros between its
 //! taps, a rectangular one is embedded in a square with zero rows or columns and the
 //! padding widened to match, and other group counts run as one dense convolution a group.
+//!
+//! A dense stride-1 kernel that is one tap high or wide (Inception's 1 × 7 and 7 × 1) would
+//! do k times its work embedded in a k × k square. It runs instead as one 1 × 1 convolution
+//! of the k shifted copies of its input stacked along the channels: im2col along one axis,
+//! so the product is exactly the kernel's own size.
 use crate::ops::{conv2d, Conv2dParams, Padding};
 use candle_core::Tensor;
 use std::sync::Arc;
@@ -14,6 +19,20 @@ pub struct OnnxConv {
     groups: Vec<Arc<Conv2dParams>>,
     /// Input channels per group (when `groups.len() > 1`).
     per_group: usize,
+    /// Set when `groups[0]` is the 1 × 1 convolution of a one-tap-high or -wide kernel.
+    strip: Option<Strip>,
+}
+
+/// A 1 × k or k × 1 kernel as shifted copies of the padded input.
+#[derive(Debug)]
+struct Strip {
+    /// The axis the taps run along: 2 (rows, a k × 1 kernel) or 3 (columns, 1 × k).
+    axis: usize,
+    taps: usize,
+    /// The dilation: tap j reads the input shifted by j · step.
+    step: usize,
+    /// `[top, left, bottom, right]`.
+    pads: [usize; 4],
 }
 
 /// What an ONNX Conv node says, with its constant weight `[out, in/g, kh, kw]`.
@@ -69,6 +88,10 @@ impl OnnxConv {
             }
             other => return Err(format!("auto_pad {other} is not an ONNX value")),
         }
+        let in_c = in_g * spec.group;
+        if spec.group == 1 && sh == 1 && (kh == 1) != (kw == 1) {
+            return Self::strip(spec, pads);
+        }
         let k = eh.max(ew);
         // Embedding the kernel at rows/cols offset (oy, ox) of the k × k square shifts
         // every window by that offset, which the extra padding before cancels.
@@ -89,7 +112,6 @@ impl OnnxConv {
             }
         }
         let err = |e: candle_core::Error| e.to_string();
-        let in_c = in_g * spec.group;
         // Dense (one group) and depthwise (one input channel a filter) are one kernel call.
         let depthwise = spec.group != 1 && in_g == 1 && out_c == in_c;
         if spec.group == 1 || depthwise {
@@ -105,6 +127,7 @@ impl OnnxConv {
             return Ok(OnnxConv {
                 groups: vec![Arc::new(p)],
                 per_group: in_g,
+                strip: None,
             });
         }
         let out_g = out_c / spec.group;
@@ -126,6 +149,45 @@ impl OnnxConv {
         Ok(OnnxConv {
             groups,
             per_group: in_g,
+            strip: None,
+        })
+    }
+
+    /// A dense stride-1 `1 × k` or `k × 1` kernel: tap j of input channel i becomes input
+    /// channel `j · c + i` of a 1 × 1 convolution.
+    fn strip(spec: &ConvSpec<'_>, pads: [usize; 4]) -> Result<OnnxConv, String> {
+        let [out_c, in_c, kh, kw] = spec.dims;
+        let (axis, taps, step) = if kh == 1 {
+            (3, kw, spec.dilations[1])
+        } else {
+            (2, kh, spec.dilations[0])
+        };
+        let mut weight = vec![0f32; out_c * taps * in_c];
+        for o in 0..out_c {
+            for i in 0..in_c {
+                for j in 0..taps {
+                    weight[(o * taps + j) * in_c + i] = spec.weight[(o * in_c + i) * taps + j];
+                }
+            }
+        }
+        let p = Conv2dParams::new(
+            weight,
+            [out_c, taps * in_c, 1, 1],
+            spec.bias.map(<[f32]>::to_vec),
+            1,
+            Padding::default(),
+            false,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(OnnxConv {
+            groups: vec![Arc::new(p)],
+            per_group: in_c,
+            strip: Some(Strip {
+                axis,
+                taps,
+                step,
+                pads,
+            }),
         })
     }
 
@@ -153,6 +215,24 @@ impl OnnxConv {
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if let Some(s) = &self.strip {
+            let [t, l, b, r] = s.pads;
+            let x = x.pad_with_zeros(2, t, b)?.pad_with_zeros(3, l, r)?;
+            let len = x.dims()[s.axis]
+                .checked_sub((s.taps - 1) * s.step)
+                .filter(|&n| n > 0)
+                .ok_or_else(|| {
+                    candle_core::Error::Msg(format!(
+                        "a {}-tap kernel is longer than its padded input {:?}",
+                        s.taps,
+                        x.dims()
+                    ))
+                })?;
+            let shifted = (0..s.taps)
+                .map(|j| x.narrow(s.axis, j * s.step, len))
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            return conv2d(&Tensor::cat(&shifted, 1)?, &self.groups[0]);
+        }
         match self.groups.as_slice() {
             [one] => conv2d(x, one),
             many => {
@@ -169,7 +249,7 @@ impl OnnxConv {
     /// The single set of parameters, when the convolution is one kernel call (for fusing).
     pub fn single(&self) -> Option<&Arc<Conv2dParams>> {
         match self.groups.as_slice() {
-            [one] => Some(one),
+            [one] if self.strip.is_none() => Some(one),
             _ => None,
         }
     }

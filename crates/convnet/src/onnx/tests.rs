@@ -320,6 +320,58 @@ fn dilated_grouped_rectangular_convolution_matches_direct_loops() {
     assert_close(&g, &grad_want, 1e-5, "conv input gradient");
 }
 
+/// Dense stride-1 kernels one tap high or wide (1 × 3 and 3 × 1, dilation 2, asymmetric
+/// pads on both axes), which run as one 1 × 1 convolution of shifted copies: the outputs
+/// equal the direct loops and the input gradient is their adjoint.
+#[test]
+fn one_tap_high_or_wide_kernels_match_direct_loops() {
+    let side = 7;
+    let o = 4;
+    for (kh, kw) in [(1, 3), (3, 1)] {
+        let wt = pseudo(o * 3 * kh * kw, 7);
+        let bias = pseudo(o, 8);
+        let pads = [1, 3, 2, 0];
+        let mut b = Builder::new(side as i64);
+        b.init("w", &[o as i64, 3, kh as i64, kw as i64], wt.clone())
+            .init("b", &[o as i64], bias.clone())
+            .node(
+                "Conv",
+                &["x", "w", "b"],
+                "y",
+                vec![
+                    ("dilations", Attr::Ints(vec![2, 2])),
+                    ("pads", Attr::Ints(pads.iter().map(|&p| p as i64).collect())),
+                    ("kernel_shape", Attr::Ints(vec![kh as i64, kw as i64])),
+                ],
+            )
+            .node("Flatten", &["y"], "logits", vec![])
+            .output("logits");
+        let m = load(&b, "strip", side as u32);
+        let (xv, x) = input(side, 9);
+        let x64: Vec<f64> = xv.iter().map(|&v| v as f64).collect();
+        let direct = |x: &[f64], bias: &[f32]| {
+            conv_direct(x, (3, side, side), &wt, (o, kh, kw), bias, 1, 1, 2, pads).0
+        };
+        let want = direct(&x64, &bias);
+        assert_close(&logits(&m, &x), &want, 1e-5, &format!("{kh}×{kw} conv"));
+        let w = pseudo(want.len(), 10);
+        let zero = vec![0f32; o];
+        let grad_want: Vec<f64> = (0..x64.len())
+            .map(|i| {
+                let mut e = vec![0f64; x64.len()];
+                e[i] = 1.0;
+                direct(&e, &zero)
+                    .iter()
+                    .zip(&w)
+                    .map(|(a, b)| a * *b as f64)
+                    .sum()
+            })
+            .collect();
+        let g = input_grad(&m, &x, &w, BackwardRule::Gradient);
+        assert_close(&g, &grad_want, 1e-5, &format!("{kh}×{kw} input gradient"));
+    }
+}
+
 /// AveragePool 3×3 / 2 with pads 1, with and without count_include_pad, against the
 /// window sums divided by 9 or by the number of pixels inside.
 #[test]
