@@ -35,6 +35,15 @@ fn parse(equation: &str, ranks: &[usize]) -> R<Equation> {
         None => (eq.as_str(), None),
     };
     let terms: Vec<&str> = lhs.split(',').collect();
+    if terms
+        .iter()
+        .chain(&rhs)
+        .any(|t| t.matches("...").count() > 1)
+    {
+        return Err(format!(
+            "Einsum `{equation}`: `...` appears twice in one term"
+        ));
+    }
     if terms.len() != ranks.len() {
         return Err(format!(
             "Einsum `{equation}` names {} operands, the node has {}",
@@ -114,7 +123,10 @@ fn parse(equation: &str, ranks: &[usize]) -> R<Equation> {
             out
         }
     };
-    for l in &output {
+    for (i, l) in output.iter().enumerate() {
+        if output[..i].contains(l) {
+            return Err(format!("Einsum `{equation}`: output label `{l}` repeats"));
+        }
         if !inputs.iter().any(|i| i.contains(l)) {
             return Err(format!(
                 "Einsum `{equation}`: output label `{l}` is in no operand"
@@ -426,6 +438,12 @@ mod tests {
         assert!(einsum("ijk->i", std::slice::from_ref(&a))
             .unwrap_err()
             .contains("rank-2"));
+        assert!(einsum("i...j...->ij", std::slice::from_ref(&a))
+            .unwrap_err()
+            .contains("twice"));
+        assert!(einsum("ij->ii", std::slice::from_ref(&a))
+            .unwrap_err()
+            .contains("repeats"));
         assert!(einsum("ij->q", std::slice::from_ref(&a))
             .unwrap_err()
             .contains("no operand"));
