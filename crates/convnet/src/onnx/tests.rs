@@ -262,113 +262,120 @@ fn conv_direct(
     (y, ho, wo)
 }
 
-/// Conv (groups 3, dilation 2, stride 2, asymmetric pads, a rectangular kernel) → Flatten:
-/// every output equals the direct loops, and the input gradient is their adjoint.
-#[test]
-fn dilated_grouped_rectangular_convolution_matches_direct_loops() {
-    let side = 11;
-    let (o, kh, kw) = (6, 3, 2);
-    let wt = pseudo(o * kh * kw, 3);
-    let bias = pseudo(o, 4);
-    let pads = [1, 2, 0, 1];
-    let mut b = Builder::new(side as i64);
-    b.init("w", &[o as i64, 1, kh as i64, kw as i64], wt.clone())
+/// A Conv → Flatten graph on a `side`² input: every output equals the direct loops, and the
+/// input gradient is their adjoint (d/dx_i Σ w·y = Σ w·(conv(e_i) − bias)).
+struct ConvCase {
+    side: usize,
+    /// `(out, in / groups, kh, kw)`.
+    dims: (usize, usize, usize, usize),
+    groups: usize,
+    stride: usize,
+    dilation: usize,
+    pads: [usize; 4],
+}
+
+impl ConvCase {
+    fn check(&self, test: &str, seed: u32) {
+        let ConvCase {
+            side,
+            dims: (o, ig, kh, kw),
+            groups,
+            stride,
+            dilation,
+            pads,
+        } = *self;
+        let wt = pseudo(o * ig * kh * kw, seed);
+        let bias = pseudo(o, seed + 1);
+        let mut b = Builder::new(side as i64);
+        b.init(
+            "w",
+            &[o as i64, ig as i64, kh as i64, kw as i64],
+            wt.clone(),
+        )
         .init("b", &[o as i64], bias.clone())
         .node(
             "Conv",
             &["x", "w", "b"],
             "y",
             vec![
-                ("group", Attr::Int(3)),
-                ("dilations", Attr::Ints(vec![2, 2])),
-                ("strides", Attr::Ints(vec![2, 2])),
-                ("pads", Attr::Ints(vec![1, 2, 0, 1])),
+                ("group", Attr::Int(groups as i64)),
+                ("dilations", Attr::Ints(vec![dilation as i64; 2])),
+                ("strides", Attr::Ints(vec![stride as i64; 2])),
+                ("pads", Attr::Ints(pads.iter().map(|&p| p as i64).collect())),
                 ("kernel_shape", Attr::Ints(vec![kh as i64, kw as i64])),
             ],
         )
         .node("Flatten", &["y"], "logits", vec![])
         .output("logits");
-    // 6 output channels over 3 groups: weight [6, 1, 3, 2] reads one input channel each.
-    let m = load(&b, "conv", side as u32);
-    let (xv, x) = input(side, 5);
-    let x64: Vec<f64> = xv.iter().map(|&v| v as f64).collect();
-    let (want, _, _) = conv_direct(
-        &x64,
-        (3, side, side),
-        &wt,
-        (o, kh, kw),
-        &bias,
-        3,
-        2,
-        2,
-        pads,
-    );
-    assert_close(&logits(&m, &x), &want, 1e-5, "conv");
-    // Adjoint: d/dx_i Σ w·y = Σ w·(conv(e_i) − bias).
-    let w = pseudo(want.len(), 6);
-    let g = input_grad(&m, &x, &w, BackwardRule::Gradient);
-    let zero = vec![0f32; o];
-    let grad_want: Vec<f64> = (0..x64.len())
-        .map(|i| {
-            let mut e = vec![0f64; x64.len()];
-            e[i] = 1.0;
-            let (col, _, _) =
-                conv_direct(&e, (3, side, side), &wt, (o, kh, kw), &zero, 3, 2, 2, pads);
-            col.iter().zip(&w).map(|(a, b)| a * *b as f64).sum()
-        })
-        .collect();
-    assert_close(&g, &grad_want, 1e-5, "conv input gradient");
-}
-
-/// Dense stride-1 kernels one tap high or wide (1 × 3 and 3 × 1, dilation 2, asymmetric
-/// pads on both axes), which run as one 1 × 1 convolution of shifted copies: the outputs
-/// equal the direct loops and the input gradient is their adjoint.
-#[test]
-fn one_tap_high_or_wide_kernels_match_direct_loops() {
-    let side = 7;
-    let o = 4;
-    for (kh, kw) in [(1, 3), (3, 1)] {
-        let wt = pseudo(o * 3 * kh * kw, 7);
-        let bias = pseudo(o, 8);
-        let pads = [1, 3, 2, 0];
-        let mut b = Builder::new(side as i64);
-        b.init("w", &[o as i64, 3, kh as i64, kw as i64], wt.clone())
-            .init("b", &[o as i64], bias.clone())
-            .node(
-                "Conv",
-                &["x", "w", "b"],
-                "y",
-                vec![
-                    ("dilations", Attr::Ints(vec![2, 2])),
-                    ("pads", Attr::Ints(pads.iter().map(|&p| p as i64).collect())),
-                    ("kernel_shape", Attr::Ints(vec![kh as i64, kw as i64])),
-                ],
-            )
-            .node("Flatten", &["y"], "logits", vec![])
-            .output("logits");
-        let m = load(&b, "strip", side as u32);
-        let (xv, x) = input(side, 9);
+        let m = load(&b, test, side as u32);
+        let (xv, x) = input(side, seed + 2);
         let x64: Vec<f64> = xv.iter().map(|&v| v as f64).collect();
         let direct = |x: &[f64], bias: &[f32]| {
-            conv_direct(x, (3, side, side), &wt, (o, kh, kw), bias, 1, 1, 2, pads).0
+            let shape = (3, side, side);
+            conv_direct(
+                x,
+                shape,
+                &wt,
+                (o, kh, kw),
+                bias,
+                groups,
+                stride,
+                dilation,
+                pads,
+            )
+            .0
         };
         let want = direct(&x64, &bias);
-        assert_close(&logits(&m, &x), &want, 1e-5, &format!("{kh}×{kw} conv"));
-        let w = pseudo(want.len(), 10);
+        assert_close(&logits(&m, &x), &want, 1e-5, &format!("{test} {kh}×{kw}"));
+        let w = pseudo(want.len(), seed + 3);
         let zero = vec![0f32; o];
         let grad_want: Vec<f64> = (0..x64.len())
             .map(|i| {
                 let mut e = vec![0f64; x64.len()];
                 e[i] = 1.0;
-                direct(&e, &zero)
-                    .iter()
-                    .zip(&w)
-                    .map(|(a, b)| a * *b as f64)
-                    .sum()
+                let col = direct(&e, &zero);
+                col.iter().zip(&w).map(|(a, b)| a * *b as f64).sum()
             })
             .collect();
         let g = input_grad(&m, &x, &w, BackwardRule::Gradient);
-        assert_close(&g, &grad_want, 1e-5, &format!("{kh}×{kw} input gradient"));
+        assert_close(
+            &g,
+            &grad_want,
+            1e-5,
+            &format!("{test} {kh}×{kw} input gradient"),
+        );
+    }
+}
+
+/// Conv with groups 3, dilation 2, stride 2, asymmetric pads and a rectangular kernel:
+/// 6 output channels over 3 groups, weight [6, 1, 3, 2] reading one input channel each.
+#[test]
+fn dilated_grouped_rectangular_convolution_matches_direct_loops() {
+    ConvCase {
+        side: 11,
+        dims: (6, 1, 3, 2),
+        groups: 3,
+        stride: 2,
+        dilation: 2,
+        pads: [1, 2, 0, 1],
+    }
+    .check("conv", 3);
+}
+
+/// Dense stride-1 kernels one tap high or wide (1 × 3 and 3 × 1, dilation 2, asymmetric
+/// pads on both axes), which run as one 1 × 1 convolution of shifted copies.
+#[test]
+fn one_tap_high_or_wide_kernels_match_direct_loops() {
+    for (kh, kw) in [(1, 3), (3, 1)] {
+        ConvCase {
+            side: 7,
+            dims: (4, 3, kh, kw),
+            groups: 1,
+            stride: 1,
+            dilation: 2,
+            pads: [1, 3, 2, 0],
+        }
+        .check("strip", 7);
     }
 }
 
