@@ -88,7 +88,6 @@ impl OnnxConv {
             }
             other => return Err(format!("auto_pad {other} is not an ONNX value")),
         }
-        let in_c = in_g * spec.group;
         if spec.group == 1 && sh == 1 && (kh == 1) != (kw == 1) {
             return Self::strip(spec, pads);
         }
@@ -112,6 +111,7 @@ impl OnnxConv {
             }
         }
         let err = |e: candle_core::Error| e.to_string();
+        let in_c = in_g * spec.group;
         // Dense (one group) and depthwise (one input channel a filter) are one kernel call.
         let depthwise = spec.group != 1 && in_g == 1 && out_c == in_c;
         if spec.group == 1 || depthwise {

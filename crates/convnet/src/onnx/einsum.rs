@@ -54,7 +54,11 @@ fn parse(equation: &str, ranks: &[usize]) -> R<Equation> {
     // How many axes `...` spans in each operand; broadcast axes align to the right.
     let mut spans = Vec::new();
     for (term, &rank) in terms.iter().zip(ranks) {
-        let named = term.replace("...", "").chars().count();
+        let named = term.replace("...", "");
+        if named.chars().any(|c| !c.is_ascii_alphabetic()) {
+            return Err(format!("Einsum `{equation}`: labels are letters"));
+        }
+        let named = named.chars().count();
         if term.contains("...") {
             spans.push(rank.checked_sub(named).ok_or_else(|| {
                 format!("Einsum `{equation}`: `{term}` has more labels than rank {rank}")
@@ -71,13 +75,6 @@ fn parse(equation: &str, ranks: &[usize]) -> R<Equation> {
     let all = ellipsis_labels(ellipsis_rank);
     let mut inputs = Vec::new();
     for (term, &spanned) in terms.iter().zip(&spans) {
-        if term
-            .replace("...", "")
-            .chars()
-            .any(|c| !c.is_ascii_alphabetic())
-        {
-            return Err(format!("Einsum `{equation}`: labels are letters"));
-        }
         let mut labels = Vec::new();
         match term.split_once("...") {
             Some((before, after)) => {

@@ -348,8 +348,9 @@ pub fn binary(op: &str, a: &Host, b: &Host) -> Result<Host, String> {
                     .map_collect(|a, b| a.powf(*b)),
                 "Max" => ndarray::Zip::from(&x).and(&y).map_collect(|a, b| a.max(*b)),
                 "Min" => ndarray::Zip::from(&x).and(&y).map_collect(|a, b| a.min(*b)),
-                // ONNX `Mod` with fmod = 1 is C's fmod (the dividend's sign).
-                "Mod" => ndarray::Zip::from(&x).and(&y).map_collect(|a, b| a % b),
+                // ONNX `Mod` of floats is C's fmod (the dividend's sign); ONNX allows floats
+                // only with fmod = 1, which the caller spells `FMod`.
+                "Mod" | "FMod" => ndarray::Zip::from(&x).and(&y).map_collect(|a, b| a % b),
                 "Equal" => {
                     return Ok(Host::I64(
                         ndarray::Zip::from(&x)
@@ -385,24 +386,24 @@ pub fn binary(op: &str, a: &Host, b: &Host) -> Result<Host, String> {
                     if y.iter().any(|&v| v == 0) {
                         return Err("integer division by zero".into());
                     }
-                    z.map_collect(|a, b| a / b)
+                    z.map_collect(|a, b| a.wrapping_div(*b))
                 }
                 "Max" => z.map_collect(|a, b| *a.max(b)),
                 "Min" => z.map_collect(|a, b| *a.min(b)),
-                // ONNX `Mod` on integers with fmod = 0 takes the divisor's sign (Python's %).
-                "Mod" => {
-                    if y.iter().any(|&v| v == 0) {
-                        return Err("integer modulo by zero".into());
-                    }
-                    z.map_collect(|a, b| {
-                        let r = a % b;
-                        if r != 0 && (r < 0) != (*b < 0) {
-                            r + b
-                        } else {
-                            r
-                        }
-                    })
+                // ONNX `Mod` on integers: with fmod = 0 the divisor's sign (Python's %), with
+                // fmod = 1 (`FMod`) the dividend's (C's %).
+                "Mod" | "FMod" if y.iter().any(|&v| v == 0) => {
+                    return Err("integer modulo by zero".into())
                 }
+                "FMod" => z.map_collect(|a, b| a.wrapping_rem(*b)),
+                "Mod" => z.map_collect(|a, b| {
+                    let r = a.wrapping_rem(*b);
+                    if r != 0 && (r < 0) != (*b < 0) {
+                        r + b
+                    } else {
+                        r
+                    }
+                }),
                 "Equal" => z.map_collect(|a, b| (a == b) as i64),
                 "Less" => z.map_collect(|a, b| (a < b) as i64),
                 "Greater" => z.map_collect(|a, b| (a > b) as i64),

@@ -251,12 +251,16 @@ pub fn eval(n: &Node, args: &[Option<&Host>], opset: i64) -> Result<Host, String
         }
         "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Max" | "Min" | "Mod" | "Equal" | "Less"
         | "Greater" => {
-            if n.op == "Mod" && n.int("fmod") != Some(1) && matches!(x()?, Host::F32(_)) {
-                return Err("Mod of floats needs fmod = 1 (as ONNX requires)".into());
-            }
+            let op = match (n.op.as_str(), n.int("fmod") == Some(1), x()?) {
+                ("Mod", true, _) => "FMod",
+                ("Mod", false, Host::F32(_)) => {
+                    return Err("Mod of floats needs fmod = 1 (as ONNX requires)".into())
+                }
+                (op, _, _) => op,
+            };
             let mut acc = x()?.clone();
             for b in args.iter().skip(1).flatten() {
-                acc = super::host::binary(&n.op, &acc, b)?;
+                acc = super::host::binary(op, &acc, b)?;
             }
             Ok(acc)
         }
