@@ -2,6 +2,7 @@
 use super::f32_data;
 use crate::rule::BackwardRule;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
+use multiversion::multiversion;
 use rayon::prelude::*;
 
 /// The ReLU-like units the models use.
@@ -145,11 +146,21 @@ impl CustomOp2 for ActivationBackward {
 
 /// `y ← unit(y)`, in parallel chunks.
 pub(super) fn apply_in_place(kind: ActivationKind, y: &mut [f32]) {
-    y.par_chunks_mut(CHUNK).for_each(|y| {
-        for v in y {
-            *v = kind.value(*v);
-        }
-    });
+    y.par_chunks_mut(CHUNK)
+        .for_each(|y| activate_chunk(kind, y));
+}
+
+/// `y ← unit(y)` over one chunk, compiled for AVX2 as well and chosen at run time.
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn activate_chunk(kind: ActivationKind, y: &mut [f32]) {
+    match kind {
+        ActivationKind::Relu => y
+            .iter_mut()
+            .for_each(|v| *v = ActivationKind::Relu.value(*v)),
+        ActivationKind::Relu6 => y
+            .iter_mut()
+            .for_each(|v| *v = ActivationKind::Relu6.value(*v)),
+    }
 }
 
 /// `g ← rule(g, mask)` where the mask is the unit's at `x`. `x` may be the unit's input or
@@ -158,20 +169,67 @@ pub(super) fn apply_in_place(kind: ActivationKind, y: &mut [f32]) {
 pub(super) fn mask_in_place(kind: ActivationKind, rule: BackwardRule, x: &[f32], g: &mut [f32]) {
     g.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK))
-        .for_each(|(g, x)| {
-            use ActivationKind::{Relu, Relu6};
-            use BackwardRule::{DeconvNet, Gradient, GuidedBackprop};
-            // One arm per (unit, rule) so that each loop is compiled with both known and
-            // vectorises (a rule chosen inside the loop kept it scalar).
-            match (kind, rule) {
-                (Relu, Gradient) => apply_rule(Relu, Gradient, x, g),
-                (Relu, DeconvNet) => apply_rule(Relu, DeconvNet, x, g),
-                (Relu, GuidedBackprop) => apply_rule(Relu, GuidedBackprop, x, g),
-                (Relu6, Gradient) => apply_rule(Relu6, Gradient, x, g),
-                (Relu6, DeconvNet) => apply_rule(Relu6, DeconvNet, x, g),
-                (Relu6, GuidedBackprop) => apply_rule(Relu6, GuidedBackprop, x, g),
-            }
-        });
+        .for_each(|(g, x)| mask_chunk(kind, rule, x, g));
+}
+
+/// [`mask_in_place`] over one chunk, compiled for AVX2 as well and chosen at run time.
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn mask_chunk(kind: ActivationKind, rule: BackwardRule, x: &[f32], g: &mut [f32]) {
+    use ActivationKind::{Relu, Relu6};
+    use BackwardRule::{DeconvNet, Gradient, GuidedBackprop};
+    // One arm per (unit, rule) so that each loop is compiled with both known and
+    // vectorises (a rule chosen inside the loop kept it scalar).
+    match (kind, rule) {
+        (Relu, Gradient) => apply_rule(Relu, Gradient, x, g),
+        (Relu, DeconvNet) => apply_rule(Relu, DeconvNet, x, g),
+        (Relu, GuidedBackprop) => apply_rule(Relu, GuidedBackprop, x, g),
+        (Relu6, Gradient) => apply_rule(Relu6, Gradient, x, g),
+        (Relu6, DeconvNet) => apply_rule(Relu6, DeconvNet, x, g),
+        (Relu6, GuidedBackprop) => apply_rule(Relu6, GuidedBackprop, x, g),
+    }
+}
+
+/// A ReLU-like unit's backward rule and the values the unit was applied at, for a kernel
+/// that applies it while it reads the gradient: the depthwise convolution's input gradient
+/// masks each plane as it copies it into its scratch, which saves a pass over the whole
+/// gradient (the separate pass was 9 % of a batch-16 saliency pass on EfficientNet-Lite0).
+#[derive(Clone, Copy)]
+pub(super) struct UnitMask<'a> {
+    pub kind: ActivationKind,
+    pub rule: BackwardRule,
+    /// The unit's input or output (see [`mask_in_place`]), laid out as the gradient.
+    pub at: &'a [f32],
+}
+
+impl UnitMask<'_> {
+    /// `dst = rule(g, mask(x))`, with `x` the part of [`at`](Self::at) that `g` covers.
+    #[inline(always)]
+    pub(super) fn copy(
+        kind: ActivationKind,
+        rule: BackwardRule,
+        x: &[f32],
+        g: &[f32],
+        dst: &mut [f32],
+    ) {
+        use ActivationKind::{Relu, Relu6};
+        use BackwardRule::{DeconvNet, Gradient, GuidedBackprop};
+        match (kind, rule) {
+            (Relu, Gradient) => copy_rule(Relu, Gradient, x, g, dst),
+            (Relu, DeconvNet) => copy_rule(Relu, DeconvNet, x, g, dst),
+            (Relu, GuidedBackprop) => copy_rule(Relu, GuidedBackprop, x, g, dst),
+            (Relu6, Gradient) => copy_rule(Relu6, Gradient, x, g, dst),
+            (Relu6, DeconvNet) => copy_rule(Relu6, DeconvNet, x, g, dst),
+            (Relu6, GuidedBackprop) => copy_rule(Relu6, GuidedBackprop, x, g, dst),
+        }
+    }
+}
+
+/// `dst = rule(g, mask(x))` elementwise, inlined where `kind` and `rule` are constants.
+#[inline(always)]
+fn copy_rule(kind: ActivationKind, rule: BackwardRule, x: &[f32], g: &[f32], dst: &mut [f32]) {
+    for ((d, &g), &x) in dst.iter_mut().zip(g).zip(x) {
+        *d = rule.apply(g, kind.passes(x));
+    }
 }
 
 /// `g = rule(g, mask(x))` elementwise; inlined into call sites where `kind` and `rule` are

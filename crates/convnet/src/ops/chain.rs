@@ -13,7 +13,7 @@
 //! network is captured or probed: the built-in Lite0 and VGG16, and every ONNX graph that
 //! `onnx/lower.rs` can write as stages (inverted-residual nets, ResNets with their
 //! projection shortcuts; ResNet-18's saliency pass went from 59 to 42 ms an image).
-use super::activation::{apply_in_place, mask_in_place};
+use super::activation::{apply_in_place, mask_in_place, UnitMask};
 use super::{f32_data, on_pool, ActivationKind, Conv2dParams, LinearParams, MaxPool2d};
 use crate::rule::BackwardRule;
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
@@ -352,6 +352,15 @@ impl ChainOp {
                 Stage::Conv { params, act } => {
                     let [_, ho, wo] = tape.dims[i + 1];
                     Value::Own(match (act, &tape.outputs[i]) {
+                        (Some(kind), Some(y)) if params.masks_as_it_reads() => {
+                            let mask = UnitMask {
+                                kind: *kind,
+                                rule: self.rule,
+                                at: y,
+                            };
+                            let g = g.get(none, &pending);
+                            params.input_grad_through_unit_cpu(g, mask, n, h, w, ho, wo)
+                        }
                         (Some(kind), Some(y)) => {
                             let mut masked = g.into_own(none, &pending);
                             mask_in_place(*kind, self.rule, y, &mut masked);
@@ -644,6 +653,91 @@ mod tests {
 
             assert_close(&fused, &graph, &format!("{rule:?}"));
             assert_close(&g_fused, &g_graph, &format!("{rule:?}"));
+        }
+    }
+
+    #[test]
+    fn inverted_residual_blocks_with_depthwise_units_equal_the_per_layer_graph() {
+        // EfficientNet's block: 1 × 1 expansion, depthwise 3 × 3 (whose input gradient
+        // applies the ReLU6 rule as it reads each plane), 1 × 1 projection and the residual;
+        // then a stride-2 depthwise convolution with ReLU, and a depthwise one without a unit.
+        let depthwise = |c: usize, k: usize, stride: usize, seed: usize| {
+            Arc::new(
+                Conv2dParams::new(
+                    weights(c * k * k, seed),
+                    [c, 1, k, k],
+                    Some(weights(c, seed + 1)),
+                    stride,
+                    Padding::symmetric(k / 2),
+                    true,
+                )
+                .unwrap(),
+            )
+        };
+        let (expand, dw, project) = (conv(3, 6, 1, 1), depthwise(6, 3, 1, 2), conv(6, 3, 1, 3));
+        let (down, flat) = (depthwise(3, 3, 2, 4), depthwise(3, 5, 1, 5));
+        let fc = Arc::new(LinearParams::new(weights(4 * 3, 6), 4, 3, Some(weights(4, 7))).unwrap());
+        let (relu, relu6) = (ActivationKind::Relu, ActivationKind::Relu6);
+        let net = Arc::new(
+            Chain::new(vec![
+                Stage::Conv {
+                    params: expand.clone(),
+                    act: Some(relu6),
+                },
+                Stage::Conv {
+                    params: dw.clone(),
+                    act: Some(relu6),
+                },
+                Stage::Conv {
+                    params: project.clone(),
+                    act: None,
+                },
+                Stage::AddInputOf(0),
+                Stage::Conv {
+                    params: down.clone(),
+                    act: Some(relu),
+                },
+                Stage::Conv {
+                    params: flat.clone(),
+                    act: None,
+                },
+                Stage::MeanPool,
+                Stage::Linear(fc.clone()),
+            ])
+            .unwrap(),
+        );
+        let x0: Vec<f32> = (0..2 * 3 * 9 * 8)
+            .map(|i| ((i as f32) * 0.53).sin() * 3.0)
+            .collect();
+        let score = |y: &Tensor| y.narrow(1, 3, 1).unwrap().sum_all().unwrap();
+        for rule in [
+            BackwardRule::Gradient,
+            BackwardRule::GuidedBackprop,
+            BackwardRule::DeconvNet,
+        ] {
+            let x = Var::from_vec(x0.clone(), (2, 3, 9, 8), &Device::Cpu).unwrap();
+            let fused = chain(x.as_tensor(), &net, rule).unwrap();
+            let g_fused = score(&fused)
+                .backward()
+                .unwrap()
+                .remove(x.as_tensor())
+                .unwrap();
+
+            let x2 = Var::from_vec(x0.clone(), (2, 3, 9, 8), &Device::Cpu).unwrap();
+            let act = |t: &Tensor, kind| activation(t, kind, rule).unwrap();
+            let e = act(&conv2d(x2.as_tensor(), &expand).unwrap(), relu6);
+            let d = act(&conv2d(&e, &dw).unwrap(), relu6);
+            let s = (conv2d(&d, &project).unwrap() + x2.as_tensor()).unwrap();
+            let s = conv2d(&act(&conv2d(&s, &down).unwrap(), relu), &flat).unwrap();
+            let graph = linear(&s.mean((2, 3)).unwrap(), &fc).unwrap();
+            let g_graph = score(&graph)
+                .backward()
+                .unwrap()
+                .remove(x2.as_tensor())
+                .unwrap();
+
+            assert_close(&fused, &graph, &format!("logits, {rule:?}"));
+            assert_close(&g_fused, &g_graph, &format!("input gradient, {rule:?}"));
         }
     }
 }

@@ -1,6 +1,7 @@
 //! 2-D convolution (dense or depthwise) with constant weights: forward, and an input-only
 //! backward. Weight gradients are never computed: attribution and synthesis differentiate
 //! with respect to the image only.
+use super::activation::{mask_in_place, UnitMask};
 use super::{depthwise, f32_data, gemm_conv, nchw, on_pool, winograd, ConvAlgorithm};
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use std::sync::{Arc, OnceLock};
@@ -268,7 +269,7 @@ impl Conv2dParams {
         wo: usize,
     ) -> Vec<f32> {
         if self.depthwise {
-            depthwise::input_grad(self, g, n, h, w, ho, wo)
+            depthwise::input_grad(self, g, None, n, h, w, ho, wo)
         } else if self.runs_winograd() {
             let k = self
                 .winograd_adjoint
@@ -277,6 +278,34 @@ impl Conv2dParams {
         } else {
             gemm_conv::input_grad(self, g, n, h, w, ho, wo)
         }
+    }
+
+    /// Whether [`Self::input_grad_through_unit_cpu`] saves the masked copy of the gradient.
+    pub(super) fn masks_as_it_reads(&self) -> bool {
+        self.depthwise
+    }
+
+    /// The input gradient when a ReLU-like unit followed the convolution: `g` is the
+    /// gradient at the unit's output and `mask` the unit's rule and values. A depthwise
+    /// convolution applies the rule as it reads each plane (see [`Self::masks_as_it_reads`]);
+    /// the others take a masked copy.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn input_grad_through_unit_cpu(
+        &self,
+        g: &[f32],
+        mask: UnitMask,
+        n: usize,
+        h: usize,
+        w: usize,
+        ho: usize,
+        wo: usize,
+    ) -> Vec<f32> {
+        if self.depthwise {
+            return depthwise::input_grad(self, g, Some(mask), n, h, w, ho, wo);
+        }
+        let mut masked = g.to_vec();
+        mask_in_place(mask.kind, mask.rule, mask.at, &mut masked);
+        self.input_grad_cpu(&masked, n, h, w, ho, wo)
     }
 
     /// Number of multiply-adds of the forward pass for an `h × w` input (one image).
@@ -529,6 +558,13 @@ pub(super) mod tests {
             // reaches (outputs whose taps all fall in the padding).
             (mk(3, 3, 7, 3, uneven, true, 8), 2, 11, 13),
             (mk(2, 2, 3, 1, Padding::symmetric(3), true, 9), 1, 4, 5),
+            // Stride-2 depthwise rows split and merge as one de-interleaving loop where both
+            // column phases read the image: odd and even sides, padding 0 to 3 (wider than
+            // the kernel), a 1×1 kernel, and rows two pixels wide.
+            (mk(3, 3, 3, 2, Padding::symmetric(1), true, 12), 1, 7, 7),
+            (mk(2, 2, 5, 2, Padding::symmetric(2), true, 13), 2, 5, 4),
+            (mk(2, 2, 3, 2, Padding::symmetric(3), true, 14), 1, 3, 2),
+            (mk(2, 2, 1, 2, Padding::default(), true, 15), 1, 5, 5),
             // Dense strided convolutions take the polyphase im2col: a ResNet stem (7×7,
             // stride 2, pad 3) on odd and even sides, and stride 3 with uneven padding.
             (mk(4, 3, 7, 2, Padding::symmetric(3), false, 10), 1, 13, 10),

@@ -11,8 +11,11 @@
 //! every tap scatters the (zero-extended) output gradient into the phases, which are then
 //! interleaved back and the padding cut off. Per output (input) value the taps are summed
 //! in the same (ky, kx) order as a direct loop.
+use super::activation::{ActivationKind, UnitMask};
 use super::buffers::{copy, fill, written};
 use super::conv::{valid_range, Conv2dParams};
+use crate::rule::BackwardRule;
+use multiversion::multiversion;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
@@ -22,6 +25,8 @@ struct Phases {
     /// Rows and columns of each phase.
     hq: usize,
     wq: usize,
+    /// Output columns (the first `wo` of each phase row).
+    wo: usize,
     /// Values per phase, including `tail` zeros so that the last tap's overrun stays inside.
     len: usize,
     h: usize,
@@ -39,6 +44,7 @@ impl Phases {
             s,
             hq,
             wq,
+            wo,
             len: hq * wq + reach,
             h,
             w,
@@ -59,54 +65,100 @@ impl Phases {
         ((ky % s) * s + kx % s, (ky / s) * self.wq + kx / s)
     }
 
-    /// For every input row the phases hold, and each column phase `px`: the input row,
-    /// the phase's first value for that row, and the phase columns `[lo, hi)` whose input
-    /// column `s·j + px − pl` lies inside the image.
-    fn runs(&self) -> impl Iterator<Item = (usize, usize, usize, usize, usize)> + '_ {
+    /// For every input row the phases hold: the input row and the index of its row in
+    /// phase (py, 0); phase (py, px) follows `px·len` values later.
+    #[inline]
+    fn for_each_row(&self, mut f: impl FnMut(usize, usize)) {
         let s = self.s;
-        (0..s).flat_map(move |py| {
+        for py in 0..s {
             let (lo_r, hi_r) = valid_range(self.hq, self.h, s, py, self.pt);
-            (lo_r..hi_r).flat_map(move |rq| {
-                let iy = rq * s + py - self.pt;
-                (0..s).map(move |px| {
-                    let (lo, hi) = valid_range(self.wq, self.w, s, px, self.pl);
-                    (iy, (py * s + px) * self.len + rq * self.wq, px, lo, hi)
-                })
-            })
-        })
+            for rq in lo_r..hi_r {
+                f(rq * s + py - self.pt, py * s * self.len + rq * self.wq);
+            }
+        }
+    }
+
+    /// For each column phase `px`, the phase columns `[lo, hi)` whose input column
+    /// `s·j + px − pl` lies inside the image (the same for every row).
+    fn column_ranges(&self) -> Vec<(usize, usize)> {
+        (0..self.s)
+            .map(|px| valid_range(self.wq, self.w, self.s, px, self.pl))
+            .collect()
+    }
+
+    /// For stride 2, the phase columns `[lo, hi)` where both column phases read the image:
+    /// there input columns `2j − pl` and `2j + 1 − pl` sit side by side, so a row splits
+    /// (merges) as one de-interleaving (interleaving) loop, which vectorises; the columns
+    /// outside take the general loop.
+    fn paired(cols: &[(usize, usize)]) -> (usize, usize) {
+        let (lo, hi) = (cols[0].0.max(cols[1].0), cols[0].1.min(cols[1].1));
+        (lo, hi.max(lo))
     }
 
     /// Splits one zero-padded input plane into its phases.
+    #[inline]
     fn split(&self, plane: &[f32], phases: &mut [f32]) {
         phases.fill(0.0);
-        for (iy, base, px, lo, hi) in self.runs() {
+        let (s, pl, len) = (self.s, self.pl, self.len);
+        let cols = self.column_ranges();
+        self.for_each_row(|iy, base| {
             let row = &plane[iy * self.w..(iy + 1) * self.w];
-            let dst = &mut phases[base + lo..base + hi];
-            if self.s == 1 {
-                dst.copy_from_slice(&row[lo + px - self.pl..hi + px - self.pl]);
-            } else {
-                for (j, d) in (lo..hi).zip(dst) {
-                    *d = row[j * self.s + px - self.pl];
+            if s == 1 {
+                let (lo, hi) = cols[0];
+                phases[base + lo..base + hi].copy_from_slice(&row[lo - pl..hi - pl]);
+                return;
+            }
+            let (plo, phi) = if s == 2 { Self::paired(&cols) } else { (0, 0) };
+            if plo < phi {
+                let (even, odd) = phases[base..].split_at_mut(len);
+                let pairs = row[2 * plo - pl..2 * phi - pl].chunks_exact(2);
+                for ((e, o), pair) in even[plo..phi].iter_mut().zip(&mut odd[plo..phi]).zip(pairs) {
+                    *e = pair[0];
+                    *o = pair[1];
                 }
             }
-        }
+            for (px, &(lo, hi)) in cols.iter().enumerate() {
+                let dst = &mut phases[base + px * len..];
+                for j in (lo..hi).filter(|j| !(plo..phi).contains(j)) {
+                    dst[j] = row[j * s + px - pl];
+                }
+            }
+        });
     }
 
     /// Interleaves the phases back into one input-sized plane, dropping the padding; input
     /// pixels the convolution never reads get 0. Every pixel of `plane` is written.
+    #[inline]
     fn merge(&self, phases: &[f32], plane: &mut [MaybeUninit<f32>]) {
         let plane = fill(plane, 0.0);
-        for (iy, base, px, lo, hi) in self.runs() {
+        let (s, pl, len) = (self.s, self.pl, self.len);
+        let cols = self.column_ranges();
+        self.for_each_row(|iy, base| {
             let row = &mut plane[iy * self.w..(iy + 1) * self.w];
-            let src = &phases[base + lo..base + hi];
-            if self.s == 1 {
-                row[lo + px - self.pl..hi + px - self.pl].copy_from_slice(src);
-            } else {
-                for (j, v) in (lo..hi).zip(src) {
-                    row[j * self.s + px - self.pl] = *v;
+            if s == 1 {
+                let (lo, hi) = cols[0];
+                row[lo - pl..hi - pl].copy_from_slice(&phases[base + lo..base + hi]);
+                return;
+            }
+            let (plo, phi) = if s == 2 { Self::paired(&cols) } else { (0, 0) };
+            if plo < phi {
+                let (even, odd) = (
+                    &phases[base + plo..base + phi],
+                    &phases[base + len + plo..base + len + phi],
+                );
+                let pairs = row[2 * plo - pl..2 * phi - pl].chunks_exact_mut(2);
+                for ((pair, &e), &o) in pairs.zip(even).zip(odd) {
+                    pair[0] = e;
+                    pair[1] = o;
                 }
             }
-        }
+            for (px, &(lo, hi)) in cols.iter().enumerate() {
+                let src = &phases[base + px * len..];
+                for j in (lo..hi).filter(|j| !(plo..phi).contains(j)) {
+                    row[j * s + px - pl] = src[j];
+                }
+            }
+        });
     }
 }
 
@@ -132,22 +184,8 @@ pub(super) fn forward(
                 |scratch, (plane_idx, (out, plane))| {
                     let ch = plane_idx % c;
                     let wk = &p.weight[ch * k * k..(ch + 1) * k * k];
-                    let (phases, acc) = scratch.split_at_mut(geo.scratch());
-                    geo.split(plane, phases);
-                    acc.fill(p.bias.as_ref().map_or(0.0, |b| b[ch]));
-                    for ky in 0..k {
-                        for kx in 0..k {
-                            let wv = wk[ky * k + kx];
-                            let (ph, off) = geo.tap(ky, kx);
-                            let src = &phases[ph * geo.len + off..ph * geo.len + off + span];
-                            for (a, v) in acc.iter_mut().zip(src) {
-                                *a += wv * v;
-                            }
-                        }
-                    }
-                    for (dst, src) in out.chunks_exact_mut(wo).zip(acc.chunks_exact(geo.wq)) {
-                        copy(dst, &src[..wo]);
-                    }
+                    let bias = p.bias.as_ref().map_or(0.0, |b| b[ch]);
+                    forward_plane(&geo, k, wk, bias, plane, scratch, out);
                 },
             );
     };
@@ -155,9 +193,14 @@ pub(super) fn forward(
     unsafe { written(x.len() / (h * w) * ho * wo, write) }
 }
 
+/// The input gradient from the output gradient `g`; with `mask`, `g` first goes through
+/// the backward rule of the unit that followed the convolution, plane by plane as it is
+/// read.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn input_grad(
     p: &Conv2dParams,
     g: &[f32],
+    mask: Option<UnitMask>,
     _n: usize,
     h: usize,
     w: usize,
@@ -168,6 +211,9 @@ pub(super) fn input_grad(
     let k = p.kernel;
     let geo = Phases::new(p, h, w, ho, wo);
     let span = ho * geo.wq;
+    if let Some(m) = &mask {
+        assert_eq!(m.at.len(), g.len(), "the mask covers the gradient");
+    }
     let write = |dx: &mut [MaybeUninit<f32>]| {
         dx.par_chunks_mut(h * w)
             .zip(g.par_chunks(ho * wo))
@@ -177,28 +223,92 @@ pub(super) fn input_grad(
                 |scratch, (plane_idx, (dplane, gplane))| {
                     let ch = plane_idx % c;
                     let wk = &p.weight[ch * k * k..(ch + 1) * k * k];
-                    let (phases, grad) = scratch.split_at_mut(geo.scratch());
-                    // The output gradient in the phases' row stride; the extra columns stay 0
-                    // so that what they scatter adds nothing.
-                    grad.fill(0.0);
-                    for (dst, src) in grad.chunks_exact_mut(geo.wq).zip(gplane.chunks_exact(wo)) {
-                        dst[..wo].copy_from_slice(src);
-                    }
-                    phases.fill(0.0);
-                    for ky in 0..k {
-                        for kx in 0..k {
-                            let wv = wk[ky * k + kx];
-                            let (ph, off) = geo.tap(ky, kx);
-                            let dst = &mut phases[ph * geo.len + off..ph * geo.len + off + span];
-                            for (d, v) in dst.iter_mut().zip(&*grad) {
-                                *d += wv * v;
-                            }
-                        }
-                    }
-                    geo.merge(phases, dplane);
+                    let plane_mask = mask.map(|m| {
+                        let at = &m.at[plane_idx * ho * wo..(plane_idx + 1) * ho * wo];
+                        (m.kind, m.rule, at)
+                    });
+                    input_grad_plane(&geo, k, wk, gplane, plane_mask, scratch, dplane);
                 },
             );
     };
     // SAFETY: `merge` writes every pixel of every plane.
     unsafe { written(g.len() / (ho * wo) * h * w, write) }
+}
+
+/// One output plane: split `plane` into its phases, then one multiply-add over the whole
+/// plane per tap. Compiled for AVX2 as well, chosen at run time: the taps are long
+/// element-wise loops that vectorise twice as wide (the sums are the same, element by
+/// element, so both versions give identical values).
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn forward_plane(
+    geo: &Phases,
+    k: usize,
+    wk: &[f32],
+    bias: f32,
+    plane: &[f32],
+    scratch: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
+) {
+    let span = out.len() / geo.wo * geo.wq;
+    let (phases, acc) = scratch.split_at_mut(geo.scratch());
+    let acc = &mut acc[..span];
+    geo.split(plane, phases);
+    acc.fill(bias);
+    for ky in 0..k {
+        for kx in 0..k {
+            let wv = wk[ky * k + kx];
+            let (ph, off) = geo.tap(ky, kx);
+            let src = &phases[ph * geo.len + off..ph * geo.len + off + span];
+            for (a, v) in acc.iter_mut().zip(src) {
+                *a += wv * v;
+            }
+        }
+    }
+    for (dst, src) in out.chunks_exact_mut(geo.wo).zip(acc.chunks_exact(geo.wq)) {
+        copy(dst, &src[..geo.wo]);
+    }
+}
+
+/// One input-gradient plane: every tap scatters the zero-extended output gradient `gplane`
+/// into the phases, which are then interleaved back into `dplane` (dispatched as
+/// [`forward_plane`]).
+#[multiversion(targets("x86_64+avx2+fma"))]
+fn input_grad_plane(
+    geo: &Phases,
+    k: usize,
+    wk: &[f32],
+    gplane: &[f32],
+    mask: Option<(ActivationKind, BackwardRule, &[f32])>,
+    scratch: &mut [f32],
+    dplane: &mut [MaybeUninit<f32>],
+) {
+    let span = gplane.len() / geo.wo * geo.wq;
+    let (phases, grad) = scratch.split_at_mut(geo.scratch());
+    let grad = &mut grad[..span];
+    // The output gradient in the phases' row stride; the extra columns stay 0 so that what
+    // they scatter adds nothing.
+    grad.fill(0.0);
+    let rows = grad
+        .chunks_exact_mut(geo.wq)
+        .zip(gplane.chunks_exact(geo.wo));
+    match mask {
+        None => rows.for_each(|(dst, src)| dst[..geo.wo].copy_from_slice(src)),
+        Some((kind, rule, at)) => {
+            for ((dst, src), x) in rows.zip(at.chunks_exact(geo.wo)) {
+                UnitMask::copy(kind, rule, x, src, &mut dst[..geo.wo]);
+            }
+        }
+    }
+    phases.fill(0.0);
+    for ky in 0..k {
+        for kx in 0..k {
+            let wv = wk[ky * k + kx];
+            let (ph, off) = geo.tap(ky, kx);
+            let dst = &mut phases[ph * geo.len + off..ph * geo.len + off + span];
+            for (d, v) in dst.iter_mut().zip(&*grad) {
+                *d += wv * v;
+            }
+        }
+    }
+    geo.merge(phases, dplane);
 }
