@@ -23,6 +23,24 @@ impl ActivationKind {
         }
     }
 
+    /// `dst = unit(src)`, inlined into the kernel that writes its output through the unit.
+    #[inline(always)]
+    pub(super) fn write(self, dst: &mut [std::mem::MaybeUninit<f32>], src: &[f32]) {
+        assert_eq!(dst.len(), src.len());
+        match self {
+            ActivationKind::Relu => {
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    d.write(ActivationKind::Relu.value(v));
+                }
+            }
+            ActivationKind::Relu6 => {
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    d.write(ActivationKind::Relu6.value(v));
+                }
+            }
+        }
+    }
+
     /// The kernel's code for this unit (`kernels.cu`).
     #[cfg(feature = "cuda")]
     fn code(self) -> i32 {

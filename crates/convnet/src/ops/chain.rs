@@ -221,11 +221,11 @@ impl ChainOp {
                         );
                     }
                     let (ho, wo) = params.output_size(h, w)?;
-                    let mut y = params.forward_cpu(cur.get(&outputs, &sources), n, h, w, ho, wo);
+                    let x = cur.get(&outputs, &sources);
                     d = [params.out_channels, ho, wo];
                     match act {
                         Some(kind) => {
-                            apply_in_place(*kind, &mut y);
+                            let y = params.forward_through_unit_cpu(x, *kind, n, h, w, ho, wo);
                             if self.keep {
                                 outputs[i] = Some(y);
                                 Value::Output(i)
@@ -233,7 +233,7 @@ impl ChainOp {
                                 Value::Own(y)
                             }
                         }
-                        None => Value::Own(y),
+                        None => Value::Own(params.forward_cpu(x, n, h, w, ho, wo)),
                     }
                 }
                 Stage::Activation(kind) => {
@@ -706,8 +706,9 @@ mod tests {
             ])
             .unwrap(),
         );
+        // Large enough that ReLU6 clips above as well as below.
         let x0: Vec<f32> = (0..2 * 3 * 9 * 8)
-            .map(|i| ((i as f32) * 0.53).sin() * 3.0)
+            .map(|i| ((i as f32) * 0.53).sin() * 8.0)
             .collect();
         let score = |y: &Tensor| y.narrow(1, 3, 1).unwrap().sum_all().unwrap();
         for rule in [

@@ -1,7 +1,7 @@
 //! 2-D convolution (dense or depthwise) with constant weights: forward, and an input-only
 //! backward. Weight gradients are never computed: attribution and synthesis differentiate
 //! with respect to the image only.
-use super::activation::{mask_in_place, UnitMask};
+use super::activation::{apply_in_place, mask_in_place, ActivationKind, UnitMask};
 use super::{depthwise, f32_data, gemm_conv, nchw, on_pool, winograd, ConvAlgorithm};
 use candle_core::{bail, CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use std::sync::{Arc, OnceLock};
@@ -247,7 +247,7 @@ impl Conv2dParams {
         wo: usize,
     ) -> Vec<f32> {
         if self.depthwise {
-            depthwise::forward(self, x, n, h, w, ho, wo)
+            depthwise::forward(self, x, None, n, h, w, ho, wo)
         } else if self.runs_winograd() {
             let k = self
                 .winograd
@@ -256,6 +256,27 @@ impl Conv2dParams {
         } else {
             gemm_conv::forward(self, x, n, h, w, ho, wo)
         }
+    }
+
+    /// [`Self::forward_cpu`] followed by the ReLU-like unit `act`; a depthwise convolution
+    /// applies it as it writes each plane.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn forward_through_unit_cpu(
+        &self,
+        x: &[f32],
+        act: ActivationKind,
+        n: usize,
+        h: usize,
+        w: usize,
+        ho: usize,
+        wo: usize,
+    ) -> Vec<f32> {
+        if self.depthwise {
+            return depthwise::forward(self, x, Some(act), n, h, w, ho, wo);
+        }
+        let mut y = self.forward_cpu(x, n, h, w, ho, wo);
+        apply_in_place(act, &mut y);
+        y
     }
 
     /// The input gradient on the CPU: the adjoint of [`Self::forward_cpu`].
