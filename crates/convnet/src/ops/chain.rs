@@ -656,6 +656,21 @@ mod tests {
         }
     }
 
+    /// The logits of a batch `x0` of `shape` through `forward` (the fused chain or the
+    /// per-layer graph), and the input gradient of their column `class`.
+    fn logits_and_grad(
+        x0: &[f32],
+        shape: (usize, usize, usize, usize),
+        class: usize,
+        forward: impl Fn(&Tensor) -> Tensor,
+    ) -> (Tensor, Tensor) {
+        let x = Var::from_vec(x0.to_vec(), shape, &Device::Cpu).unwrap();
+        let y = forward(x.as_tensor());
+        let score = y.narrow(1, class, 1).unwrap().sum_all().unwrap();
+        let g = score.backward().unwrap().remove(x.as_tensor()).unwrap();
+        (y, g)
+    }
+
     #[test]
     fn inverted_residual_blocks_with_depthwise_units_equal_the_per_layer_graph() {
         // EfficientNet's block: 1 × 1 expansion, depthwise 3 × 3 (whose input gradient
@@ -710,33 +725,21 @@ mod tests {
         let x0: Vec<f32> = (0..2 * 3 * 9 * 8)
             .map(|i| ((i as f32) * 0.53).sin() * 8.0)
             .collect();
-        let score = |y: &Tensor| y.narrow(1, 3, 1).unwrap().sum_all().unwrap();
         for rule in [
             BackwardRule::Gradient,
             BackwardRule::GuidedBackprop,
             BackwardRule::DeconvNet,
         ] {
-            let x = Var::from_vec(x0.clone(), (2, 3, 9, 8), &Device::Cpu).unwrap();
-            let fused = chain(x.as_tensor(), &net, rule).unwrap();
-            let g_fused = score(&fused)
-                .backward()
-                .unwrap()
-                .remove(x.as_tensor())
-                .unwrap();
-
-            let x2 = Var::from_vec(x0.clone(), (2, 3, 9, 8), &Device::Cpu).unwrap();
-            let act = |t: &Tensor, kind| activation(t, kind, rule).unwrap();
-            let e = act(&conv2d(x2.as_tensor(), &expand).unwrap(), relu6);
-            let d = act(&conv2d(&e, &dw).unwrap(), relu6);
-            let s = (conv2d(&d, &project).unwrap() + x2.as_tensor()).unwrap();
-            let s = conv2d(&act(&conv2d(&s, &down).unwrap(), relu), &flat).unwrap();
-            let graph = linear(&s.mean((2, 3)).unwrap(), &fc).unwrap();
-            let g_graph = score(&graph)
-                .backward()
-                .unwrap()
-                .remove(x2.as_tensor())
-                .unwrap();
-
+            let (fused, g_fused) =
+                logits_and_grad(&x0, (2, 3, 9, 8), 3, |x| chain(x, &net, rule).unwrap());
+            let (graph, g_graph) = logits_and_grad(&x0, (2, 3, 9, 8), 3, |x| {
+                let act = |t: &Tensor, kind| activation(t, kind, rule).unwrap();
+                let e = act(&conv2d(x, &expand).unwrap(), relu6);
+                let d = act(&conv2d(&e, &dw).unwrap(), relu6);
+                let s = (conv2d(&d, &project).unwrap() + x).unwrap();
+                let s = conv2d(&act(&conv2d(&s, &down).unwrap(), relu), &flat).unwrap();
+                linear(&s.mean((2, 3)).unwrap(), &fc).unwrap()
+            });
             assert_close(&fused, &graph, &format!("logits, {rule:?}"));
             assert_close(&g_fused, &g_graph, &format!("input gradient, {rule:?}"));
         }
