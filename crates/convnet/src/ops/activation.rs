@@ -190,21 +190,48 @@ pub(super) fn mask_in_place(kind: ActivationKind, rule: BackwardRule, x: &[f32],
         .for_each(|(g, x)| mask_chunk(kind, rule, x, g));
 }
 
+/// Evaluates `$body` with `$k` and `$r` bound to `$kind` and `$rule` as constants, one match
+/// arm per (unit, rule), so that each loop in `$body` is compiled with both known and
+/// vectorises (a rule chosen inside the loop kept it scalar).
+macro_rules! per_unit_and_rule {
+    ($kind:expr, $rule:expr, |$k:ident, $r:ident| $body:expr) => {{
+        use ActivationKind::{Relu, Relu6};
+        use BackwardRule::{DeconvNet, Gradient, GuidedBackprop};
+        match ($kind, $rule) {
+            (Relu, Gradient) => {
+                let ($k, $r) = (Relu, Gradient);
+                $body
+            }
+            (Relu, DeconvNet) => {
+                let ($k, $r) = (Relu, DeconvNet);
+                $body
+            }
+            (Relu, GuidedBackprop) => {
+                let ($k, $r) = (Relu, GuidedBackprop);
+                $body
+            }
+            (Relu6, Gradient) => {
+                let ($k, $r) = (Relu6, Gradient);
+                $body
+            }
+            (Relu6, DeconvNet) => {
+                let ($k, $r) = (Relu6, DeconvNet);
+                $body
+            }
+            (Relu6, GuidedBackprop) => {
+                let ($k, $r) = (Relu6, GuidedBackprop);
+                $body
+            }
+        }
+    }};
+}
+
 /// [`mask_in_place`] over one chunk, compiled for AVX2 as well and chosen at run time.
 #[multiversion(targets("x86_64+avx2+fma"))]
 fn mask_chunk(kind: ActivationKind, rule: BackwardRule, x: &[f32], g: &mut [f32]) {
-    use ActivationKind::{Relu, Relu6};
-    use BackwardRule::{DeconvNet, Gradient, GuidedBackprop};
-    // One arm per (unit, rule) so that each loop is compiled with both known and
-    // vectorises (a rule chosen inside the loop kept it scalar).
-    match (kind, rule) {
-        (Relu, Gradient) => apply_rule(Relu, Gradient, x, g),
-        (Relu, DeconvNet) => apply_rule(Relu, DeconvNet, x, g),
-        (Relu, GuidedBackprop) => apply_rule(Relu, GuidedBackprop, x, g),
-        (Relu6, Gradient) => apply_rule(Relu6, Gradient, x, g),
-        (Relu6, DeconvNet) => apply_rule(Relu6, DeconvNet, x, g),
-        (Relu6, GuidedBackprop) => apply_rule(Relu6, GuidedBackprop, x, g),
-    }
+    per_unit_and_rule!(kind, rule, |k, r| for (g, &x) in g.iter_mut().zip(x) {
+        *g = r.apply(*g, k.passes(x));
+    })
 }
 
 /// A ReLU-like unit's backward rule and the values the unit was applied at, for a kernel
@@ -219,44 +246,23 @@ pub(super) struct UnitMask<'a> {
     pub at: &'a [f32],
 }
 
-impl UnitMask<'_> {
-    /// `dst = rule(g, mask(x))`, with `x` the part of [`at`](Self::at) that `g` covers.
-    #[inline(always)]
-    pub(super) fn copy(
-        kind: ActivationKind,
-        rule: BackwardRule,
-        x: &[f32],
-        g: &[f32],
-        dst: &mut [f32],
-    ) {
-        use ActivationKind::{Relu, Relu6};
-        use BackwardRule::{DeconvNet, Gradient, GuidedBackprop};
-        match (kind, rule) {
-            (Relu, Gradient) => copy_rule(Relu, Gradient, x, g, dst),
-            (Relu, DeconvNet) => copy_rule(Relu, DeconvNet, x, g, dst),
-            (Relu, GuidedBackprop) => copy_rule(Relu, GuidedBackprop, x, g, dst),
-            (Relu6, Gradient) => copy_rule(Relu6, Gradient, x, g, dst),
-            (Relu6, DeconvNet) => copy_rule(Relu6, DeconvNet, x, g, dst),
-            (Relu6, GuidedBackprop) => copy_rule(Relu6, GuidedBackprop, x, g, dst),
+/// `dst = rule(g, mask(x))` elementwise: [`mask_in_place`] into another buffer, inlined
+/// into the kernel that reads the gradient.
+#[inline(always)]
+pub(super) fn masked_copy(
+    kind: ActivationKind,
+    rule: BackwardRule,
+    x: &[f32],
+    g: &[f32],
+    dst: &mut [f32],
+) {
+    per_unit_and_rule!(
+        kind,
+        rule,
+        |k, r| for ((d, &g), &x) in dst.iter_mut().zip(g).zip(x) {
+            *d = r.apply(g, k.passes(x));
         }
-    }
-}
-
-/// `dst = rule(g, mask(x))` elementwise, inlined where `kind` and `rule` are constants.
-#[inline(always)]
-fn copy_rule(kind: ActivationKind, rule: BackwardRule, x: &[f32], g: &[f32], dst: &mut [f32]) {
-    for ((d, &g), &x) in dst.iter_mut().zip(g).zip(x) {
-        *d = rule.apply(g, kind.passes(x));
-    }
-}
-
-/// `g = rule(g, mask(x))` elementwise; inlined into call sites where `kind` and `rule` are
-/// constants.
-#[inline(always)]
-fn apply_rule(kind: ActivationKind, rule: BackwardRule, x: &[f32], g: &mut [f32]) {
-    for (g, &x) in g.iter_mut().zip(x) {
-        *g = rule.apply(*g, kind.passes(x));
-    }
+    )
 }
 
 /// Applies a ReLU-like unit whose backward pass follows `rule`.

@@ -11,7 +11,7 @@
 //! every tap scatters the (zero-extended) output gradient into the phases, which are then
 //! interleaved back and the padding cut off. Per output (input) value the taps are summed
 //! in the same (ky, kx) order as a direct loop.
-use super::activation::{ActivationKind, UnitMask};
+use super::activation::{masked_copy, ActivationKind, UnitMask};
 use super::buffers::{copy, fill, written};
 use super::conv::{valid_range, Conv2dParams};
 use crate::rule::BackwardRule;
@@ -306,7 +306,7 @@ fn input_grad_plane(
         None => rows.for_each(|(dst, src)| dst[..geo.wo].copy_from_slice(src)),
         Some((kind, rule, at)) => {
             for ((dst, src), x) in rows.zip(at.chunks_exact(geo.wo)) {
-                UnitMask::copy(kind, rule, x, src, &mut dst[..geo.wo]);
+                masked_copy(kind, rule, x, src, &mut dst[..geo.wo]);
             }
         }
     }
